@@ -1,0 +1,56 @@
+# The two commands in the README: `make run` (the service) and `make test` (lint, types, tests).
+# Both work on a fresh machine with only Python 3.11, pip and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test install install-dev lint typecheck pytest browser bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall whenever pyproject.toml changes; the stamp files remember what was installed.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/paperfeed db upgrade
+	$(BIN)/paperfeed run --host $(HOST) --port $(PORT)
+
+test: install-dev browser lint typecheck pytest
+
+lint: install-dev
+	$(BIN)/ruff check paperfeed tests bench
+	$(BIN)/ruff format --check paperfeed tests bench
+
+typecheck: install-dev
+	$(BIN)/mypy paperfeed
+
+pytest: install-dev
+	$(BIN)/pytest
+
+# Browser tests drive Debian's chromium (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: install Debian's chromium package for the browser tests"; fi; }
+
+bench: install-dev
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	for script in bench/*_bench.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,338 @@
+"""The ``paperfeed`` command: a thin layer that builds Settings, opens the store, calls a function.
+
+Exit codes: 0 done; 1 the work ran but part of it failed (a day errored, a row was bad);
+2 it could not run (configuration, database, usage). Errors are one line; ``--debug`` shows
+the traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from typer.core import TyperGroup
+
+from paperfeed import __version__
+from paperfeed.config import Settings, load_settings
+from paperfeed.errors import AlreadySubscribed, InputError, NotBuiltYet, PaperfeedError
+from paperfeed.store import migrate
+from paperfeed.store.db import make_engine, session_scope
+from paperfeed.store.models import Frequency
+from paperfeed.store.subscribers import (
+    create_subscriber,
+    find_by_email,
+    list_subscribers,
+    normalise_email,
+    remove_subscriber,
+)
+
+out = Console()
+err = Console(stderr=True)
+
+
+class _Group(TyperGroup):
+    """Turns the library's deliberate errors into one line and an exit code at the edge."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PaperfeedError as exc:
+            if isinstance(ctx.obj, State) and ctx.obj.debug:
+                raise
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1 if isinstance(exc, InputError) else 2) from exc
+
+
+@dataclass
+class State:
+    debug: bool = False
+
+
+def _typer(help_text: str) -> typer.Typer:
+    return typer.Typer(
+        cls=_Group,
+        help=help_text,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        add_completion=False,
+    )
+
+
+app = _typer("paperfeed: the day's trending research papers, ranked for you, by email and feed.")
+subscribers_app = _typer("Add, list, remove and import subscribers.")
+db_app = _typer("Create and migrate the database schema.")
+feeds_app = _typer("Write the public RSS/Atom feeds.")
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(db_app, name="db")
+app.add_typer(feeds_app, name="feeds")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"paperfeed {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Crawl Hugging Face Daily Papers, rank them per subscriber, send digests and feeds."""
+    ctx.obj = State(debug=debug)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+@contextmanager
+def _store(*, migrated: bool = True) -> Iterator[Engine]:
+    """The configured database (checked to be at the newest schema), closed afterwards."""
+    url = _settings().database_url
+    engine = migrate.open_store(url) if migrated else make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _not_built(what: str, issue: str) -> NoReturn:
+    raise NotBuiltYet(f"`paperfeed {what}` is not built yet (it lands with the {issue} issue)")
+
+
+# --- the service -------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Address the web app listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the web app listens on.")] = 8000,
+) -> None:
+    """Run the daemon: the scheduler (crawl, compose, send) and the web app in one process."""
+    _not_built("run", "Scheduler")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the web app only: subscribe, preferences, archive, feeds."""
+    _not_built("serve", "Feeds and web")
+
+
+@app.command()
+def worker() -> None:
+    """Drain the outbox until stopped; run several on PostgreSQL for more throughput."""
+    _not_built("worker", "Mailer")
+
+
+@app.command()
+def tick() -> None:
+    """Run every due job once (crawl, compose, send), for cron or systemd timers."""
+    _not_built("tick", "Scheduler")
+
+
+@app.command()
+def crawl(
+    date: Annotated[str | None, typer.Option(help="Crawl this day only (YYYY-MM-DD).")] = None,
+    since: Annotated[str | None, typer.Option(help="Backfill from this day (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day of the backfill.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print, write nothing.")] = False,
+) -> None:
+    """Crawl today and the re-crawl window, one day, or a range of days."""
+    _not_built("crawl", "Crawler")
+
+
+@app.command()
+def compose(
+    date: Annotated[str | None, typer.Option(help="Local date of the editions.")] = None,
+    subscriber: Annotated[str | None, typer.Option(help="Only this address.")] = None,
+) -> None:
+    """Create the editions (and deliveries) that are due."""
+    _not_built("compose", "Interests and ranking")
+
+
+@app.command()
+def send(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render, send nothing.")] = False,
+    test_to: Annotated[str | None, typer.Option(help="Send one digest to this address.")] = None,
+) -> None:
+    """Send the pending deliveries in the outbox."""
+    _not_built("send", "Mailer")
+
+
+@app.command()
+def preview(
+    subscriber: Annotated[str, typer.Option(help="Address whose digest to render.")],
+    date: Annotated[str | None, typer.Option(help="Local date of the edition.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the HTML and text.")] = Path(
+        "."
+    ),
+) -> None:
+    """Render a subscriber's digest to files without sending it."""
+    _not_built("preview", "Mailer")
+
+
+@app.command()
+def rank(
+    interests: Annotated[str, typer.Option(help="Interests, one topic per line.")],
+    date: Annotated[str | None, typer.Option(help="Listing day (default: latest).")] = None,
+) -> None:
+    """Rank a day's papers for some interests and explain each score."""
+    _not_built("rank", "Interests and ranking")
+
+
+@feeds_app.command("export")
+def feeds_export(directory: Annotated[Path, typer.Argument(help="Folder to write to.")]) -> None:
+    """Write the public feeds as static files."""
+    _not_built("feeds export", "Feeds and web")
+
+
+# --- database ----------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Create or migrate the schema to the newest revision (or REVISION)."""
+    with _store(migrated=False) as engine:
+        migrate.upgrade(engine, revision)
+        out.print(f"database at revision {migrate.current_revision(engine)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision; `base` drops every table.")],
+) -> None:
+    """Migrate the schema down to REVISION."""
+    with _store(migrated=False) as engine:
+        migrate.downgrade(engine, revision)
+        out.print(f"database at revision {migrate.current_revision(engine) or 'base'}")
+
+
+# --- subscribers -------------------------------------------------------------------------
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: Annotated[str, typer.Argument(help="The subscriber's address.")],
+    interests: Annotated[str, typer.Option(help="Interests, one topic per line.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "UTC",
+    hour: Annotated[int, typer.Option(min=0, max=23, help="Local hour to send at.")] = 7,
+    frequency: Annotated[Frequency, typer.Option(help="How often to send.")] = Frequency.DAILY,
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="Skip double opt-in (you have their consent).")
+    ] = False,
+) -> None:
+    """Add one subscriber (pending until they confirm, unless --confirmed)."""
+    with _store() as engine, session_scope(engine) as session:
+        subscriber = create_subscriber(
+            session,
+            email=email,
+            interests=interests,
+            now=_now(),
+            timezone=timezone,
+            send_hour=hour,
+            frequency=frequency,
+            confirmed=confirmed,
+        )
+        out.print(f"added {subscriber.email} ({subscriber.status})", highlight=False)
+
+
+@subscribers_app.command("list")
+def subscribers_list(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+) -> None:
+    """List subscribers with their status, zone, hour and interests."""
+    with _store() as engine, session_scope(engine) as session:
+        rows = list_subscribers(session, status=status)
+        table = Table("email", "status", "timezone", "hour", "frequency", "interests")
+        for s in rows:
+            first = s.interests.strip().splitlines()[0] if s.interests.strip() else ""
+            table.add_row(s.email, s.status, s.timezone, str(s.send_hour), s.frequency, first)
+        out.print(table)
+        out.print(f"{len(rows)} subscribers")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(
+    email: Annotated[str, typer.Argument(help="The address to remove with all its data.")],
+) -> None:
+    """Remove a subscriber and everything kept about them."""
+    address = normalise_email(email)
+    with _store() as engine, session_scope(engine) as session:
+        subscriber = find_by_email(session, address)
+        if subscriber is None:
+            raise InputError(f"{address} is not subscribed")
+        remove_subscriber(session, subscriber)
+    out.print(f"removed {address}", highlight=False)
+
+
+CSV_COLUMNS = ("email", "interests", "timezone", "hour", "frequency")
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[Path, typer.Argument(help=f"CSV with a header: {', '.join(CSV_COLUMNS)}.")],
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="Mark them confirmed (you have their consent).")
+    ] = False,
+) -> None:
+    """Import subscribers from CSV: all rows or none; known addresses are skipped."""
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read {file}: {exc}") from exc
+    if rows and "email" not in rows[0]:
+        raise InputError(f"{file} has no `email` column; the header must name {CSV_COLUMNS}")
+    added = skipped = 0
+    problems: list[str] = []
+    now = _now()
+    with _store() as engine, session_scope(engine) as session:
+        for line, row in enumerate(rows, start=2):
+            try:
+                hour_text = (row.get("hour") or "7").strip()
+                if not hour_text.isdigit():
+                    raise InputError(f"hour {hour_text!r} is not a whole number from 0 to 23")
+                create_subscriber(
+                    session,
+                    email=row.get("email") or "",
+                    interests=row.get("interests") or "",
+                    now=now,
+                    timezone=(row.get("timezone") or "UTC").strip(),
+                    send_hour=int(hour_text),
+                    frequency=(row.get("frequency") or "daily").strip().lower(),
+                    confirmed=confirmed,
+                )
+                added += 1
+            except AlreadySubscribed:
+                skipped += 1
+            except InputError as exc:
+                problems.append(f"{file}:{line}: {exc}")
+        if problems:
+            session.rollback()
+            for problem in problems:
+                err.print(problem, highlight=False, soft_wrap=True)
+            raise InputError(f"{len(problems)} bad rows; nothing was imported, fix them and rerun")
+    out.print(f"imported {added}, skipped {skipped} already subscribed", highlight=False)

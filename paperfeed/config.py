@@ -1,0 +1,141 @@
+"""One ``Settings`` object, read from ``PAPERFEED_*`` variables and an optional ``.env``.
+
+Built at the edge (CLI, daemon, tests) and passed in; nothing here runs at import.
+Every field has a description, and the README documents each one (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from paperfeed.errors import ConfigError
+
+KEY_FILENAME = "secret_key"
+
+
+class Settings(BaseSettings):
+    """Everything paperfeed can be told, with defaults that run on one machine out of the box."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERFEED_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    var_dir: Path = Field(
+        default=Path("var"),
+        description="Folder for local state: the SQLite database, the secret key, the file outbox.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the store, e.g. postgresql+psycopg://user@host/db. "
+        "Empty means a SQLite file at VAR_DIR/paperfeed.db.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Absolute base URL people reach the web app at; used in email links and feeds.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs tokens and forms. Unset: generated once and kept in "
+        "VAR_DIR/secret_key.",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://user:pass@host:587 (STARTTLS) or smtps://host:465. Unset: messages "
+        "are written as .eml files to VAR_DIR/outbox.",
+    )
+    mail_from: str = Field(
+        default="paperfeed <paperfeed@localhost>",
+        validation_alias=AliasChoices("PAPERFEED_FROM", "mail_from"),
+        description="From address of digests, with a display name (env: PAPERFEED_FROM).",
+    )
+    hf_base_url: str = Field(
+        default="https://huggingface.co",
+        description="Base URL of Hugging Face; tests and local runs point it at a fake server.",
+    )
+    hf_token: SecretStr | None = Field(
+        default=None,
+        description="Optional Hugging Face token, sent as a Bearer header for a higher rate limit.",
+    )
+    crawl_schedule: str = Field(
+        default="0 6-23 * * mon-fri",
+        description="Cron expression (UTC) for crawling today plus the re-crawl window.",
+    )
+    compose_interval_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
+        default=5, description="How often the daemon looks for subscribers whose send hour passed."
+    )
+    send_interval_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
+        default=1, description="How often the daemon drains the outbox."
+    )
+    recrawl_days: Annotated[int, Field(ge=0, le=60)] = Field(
+        default=3, description="Days before today that every crawl fetches again."
+    )
+    settle_hours: Annotated[int, Field(ge=0, le=168)] = Field(
+        default=6, description="Hours after a day ends (UTC) before a crawl marks it settled."
+    )
+    log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+
+    @field_validator("public_url", "hf_base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'paperfeed.db'}"
+        return self
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the file transport writes messages when no SMTP URL is set."""
+        return self.var_dir / "outbox"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build ``Settings`` from the environment, turning validation errors into a ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "PAPERFEED_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"{name}: {first['msg']} (check the variable or .env)") from exc
+
+
+def secret_key(settings: Settings) -> str:
+    """The signing key: the setting, or one generated once and kept in VAR_DIR/secret_key."""
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value()
+        if len(value) < 32:
+            raise ConfigError(
+                "PAPERFEED_SECRET_KEY is shorter than 32 characters; use e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return value
+    path = settings.var_dir / KEY_FILENAME
+    try:
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        # O_EXCL so two processes starting at once cannot write two different keys.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+        return value
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot keep the secret key at {path}: {exc.strerror}; make PAPERFEED_VAR_DIR "
+            "writable or set PAPERFEED_SECRET_KEY"
+        ) from exc

@@ -1,0 +1,1 @@
+"""Crawling Hugging Face Daily Papers: HTTP, parsing, politeness. Knows nothing of the database."""

@@ -1,0 +1,193 @@
+"""The whole data model as SQLModel tables.
+
+Papers and their daily listings come from the crawler; subscribers, editions, the never-twice
+ledger (``SentPaper``) and the outbox (``Delivery``) come from the app. Times are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from paperfeed.store.types import UTCDateTime
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class Frequency(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    OFF = "off"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class CrawlStatus(StrEnum):
+    OK = "ok"
+    EMPTY = "empty"
+    NOT_PUBLISHED = "not_published"
+    ERROR = "error"
+
+
+class Paper(SQLModel, table=True):
+    """A paper, keyed by its arXiv id, with everything Hugging Face tells about it."""
+
+    arxiv_id: str = Field(primary_key=True, max_length=32)
+    title: str = Field(sa_type=Text)
+    abstract: str = Field(default="", sa_type=Text)
+    authors: list[str] = Field(default_factory=list, sa_type=JSON)
+    published_at: datetime | None = _ts(nullable=True)
+    github_repo: str | None = Field(default=None, max_length=500)
+    github_stars: int | None = None
+    project_page: str | None = Field(default=None, max_length=1000)
+    ai_summary: str | None = Field(default=None, sa_type=Text)
+    ai_keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    thumbnail: str | None = Field(default=None, max_length=1000)
+    organization: str | None = Field(default=None, max_length=200)
+    raw: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    first_seen_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Listing(SQLModel, table=True):
+    """A paper's place on one day's list; one row per (kind, day, paper)."""
+
+    __table_args__ = (
+        UniqueConstraint("kind", "listing_date", "paper_id", name="uq_listing_kind_day_paper"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="daily", max_length=16)
+    listing_date: date = Field(index=True)
+    paper_id: str = Field(foreign_key="paper.arxiv_id", max_length=32, index=True)
+    rank: int
+    upvotes: int = 0
+    comments: int = 0
+    first_seen_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+
+
+class ListingDay(SQLModel, table=True):
+    """What we know of one day's list: last crawl outcome, and when it became settled."""
+
+    __table_args__ = (UniqueConstraint("kind", "listing_date", name="uq_listing_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="daily", max_length=16)
+    listing_date: date = Field(index=True)
+    status: str = Field(max_length=16)
+    source: str | None = Field(default=None, max_length=16)
+    paper_count: int = 0
+    last_crawled_at: datetime = _ts()
+    settled_at: datetime | None = _ts(nullable=True)
+
+
+class CrawlRun(SQLModel, table=True):
+    """One attempt at one day: which source served, how many papers, and what went wrong."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="daily", max_length=16)
+    listing_date: date = Field(index=True)
+    started_at: datetime = _ts(index=True)
+    finished_at: datetime | None = _ts(nullable=True)
+    source: str | None = Field(default=None, max_length=16)
+    papers_found: int = 0
+    papers_claimed: int | None = None
+    papers_new: int = 0
+    skipped: int = 0
+    status: str = Field(max_length=16)
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class Subscriber(SQLModel, table=True):
+    """Someone who asked for digests; ``token`` keys their links and personal feed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    status: str = Field(default=SubscriberStatus.PENDING, max_length=16, index=True)
+    interests: str = Field(default="", sa_type=Text)
+    timezone: str = Field(default="UTC", max_length=64)
+    send_hour: int = Field(default=7, ge=0, le=23)
+    frequency: str = Field(default=Frequency.DAILY, max_length=16)
+    max_papers: int = Field(default=10, ge=1, le=100)
+    paused: bool = False
+    token: str = Field(max_length=64, unique=True)
+    opt_in_ip: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+    confirmed_at: datetime | None = _ts(nullable=True)
+    unsubscribed_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts()
+
+
+class Edition(SQLModel, table=True):
+    """The papers chosen for one subscriber on one of their local dates."""
+
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "local_date", name="uq_edition_subscriber_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    local_date: date
+    created_at: datetime = _ts()
+
+
+class EditionPaper(SQLModel, table=True):
+    """One paper of an edition, in the ``matched`` or ``trending`` section, with its reasons."""
+
+    __table_args__ = (UniqueConstraint("edition_id", "paper_id", name="uq_edition_paper"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    edition_id: int = Field(foreign_key="edition.id", ondelete="CASCADE")
+    paper_id: str = Field(foreign_key="paper.arxiv_id", max_length=32)
+    section: str = Field(default="matched", max_length=16)
+    rank: int
+    score: float = 0.0
+    reasons: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class SentPaper(SQLModel, table=True):
+    """The never-twice ledger: a (subscriber, paper) pair exists at most once, ever."""
+
+    subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True, ondelete="CASCADE")
+    paper_id: str = Field(foreign_key="paper.arxiv_id", primary_key=True, max_length=32)
+    edition_id: int = Field(foreign_key="edition.id", ondelete="CASCADE")
+    created_at: datetime = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per edition, claimed, sent, then marked sent."""
+
+    __table_args__ = (Index("ix_delivery_status_created", "status", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    edition_id: int = Field(foreign_key="edition.id", unique=True, ondelete="CASCADE")
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_id: str | None = Field(default=None, sa_type=String(255))
+    claimed_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+    claimed_at: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts()
