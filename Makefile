@@ -5,6 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+LINTED := paperfeed tests $(wildcard bench)
 
 .PHONY: run test install install-dev lint typecheck pytest browser bench clean
 
@@ -31,8 +32,8 @@ run: install
 test: install-dev browser lint typecheck pytest
 
 lint: install-dev
-	$(BIN)/ruff check paperfeed tests bench
-	$(BIN)/ruff format --check paperfeed tests bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: install-dev
 	$(BIN)/mypy paperfeed
