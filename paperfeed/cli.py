@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine
 from typer.core import TyperGroup
 
 from paperfeed import __version__
 from paperfeed.config import Settings, load_settings
+from paperfeed.crawl_job import crawl_days, due_days, pacer_for, policy_for
+from paperfeed.crawler.client import make_client
+from paperfeed.crawler.fetch import describe
+from paperfeed.crawler.records import DayResult
+from paperfeed.crawler.window import backfill_days, crawl_window
 from paperfeed.errors import AlreadySubscribed, InputError, NotBuiltYet, PaperfeedError
+from paperfeed.logs import configure_logging
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.models import Frequency
@@ -151,15 +158,75 @@ def tick() -> None:
     _not_built("tick", "Scheduler")
 
 
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from exc
+
+
 @app.command()
 def crawl(
-    date: Annotated[str | None, typer.Option(help="Crawl this day only (YYYY-MM-DD).")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Crawl this day only (YYYY-MM-DD).")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="Backfill from this day (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Last day of the backfill.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day of the backfill (default today).")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print, write nothing.")] = False,
 ) -> None:
-    """Crawl today and the re-crawl window, one day, or a range of days."""
-    _not_built("crawl", "Crawler")
+    """Crawl today and the re-crawl window, one day (--date), or a backfill (--since)."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if day and since:
+        raise InputError("--date and --since cannot be combined; use one")
+    if until and not since:
+        raise InputError("--until needs --since")
+    today = _now().date()
+    backfill = bool(since)
+    with ExitStack() as stack:
+        engine = None if dry_run else stack.enter_context(_store())
+        if day:
+            days = [_day(day, "--date")]
+        elif since:
+            days = list(
+                backfill_days(_day(since, "--since"), _day(until, "--until") if until else today)
+            )
+        elif engine is not None:
+            days = due_days(engine, today=today, recrawl_days=settings.recrawl_days)
+        else:
+            days = list(crawl_window(today, recrawl_days=settings.recrawl_days))
+        client = stack.enter_context(make_client(settings))
+        progress = stack.enter_context(Progress(console=err, transient=True, disable=not backfill))
+        task = progress.add_task("crawling", total=len(days))
+
+        def report(result: DayResult) -> None:
+            progress.advance(task)
+            if dry_run:
+                out.print(describe(result), highlight=False, soft_wrap=True)
+                for paper in result.papers:
+                    out.print(f"  {paper.arxiv_id}  {paper.title}", highlight=False, soft_wrap=True)
+
+        summary = crawl_days(
+            engine,
+            client,
+            days,
+            settle_hours=settings.settle_hours,
+            pacer=pacer_for(settings),
+            policy=policy_for(settings),
+            trending=not (day or since),
+            on_result=report,
+        )
+    out.print(
+        summary.line() + (" (dry run: nothing written)" if dry_run else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+    for message in summary.error_messages:
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    if summary.errors:
+        raise typer.Exit(1)
 
 
 @app.command()

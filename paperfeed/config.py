@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +62,20 @@ class Settings(BaseSettings):
         default=None,
         description="Optional Hugging Face token, sent as a Bearer header for a higher rate limit.",
     )
+    hf_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=20.0,
+        description="Seconds to wait for one Hugging Face answer (connecting is capped at 10).",
+    )
+    hf_api_calls_per_window: Annotated[int, Field(ge=1, le=500)] = Field(
+        default=250, description="API calls per 5 minutes; Hugging Face allows 500 anonymous."
+    )
+    hf_page_loads_per_window: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=50, description="Page loads per 5 minutes; Hugging Face allows 100 anonymous."
+    )
+    hf_max_attempts: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=5,
+        description="Tries per URL (timeouts, 5xx, 429/503) before the next source is used.",
+    )
     crawl_schedule: str = Field(
         default="0 6-23 * * mon-fri",
         description="Cron expression (UTC) for crawling today plus the re-crawl window.",
@@ -77,6 +91,25 @@ class Settings(BaseSettings):
     )
     settle_hours: Annotated[int, Field(ge=0, le=168)] = Field(
         default=6, description="Hours after a day ends (UTC) before a crawl marks it settled."
+    )
+    lookback_days: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=7,
+        description="Oldest listing day (in days before the edition) an edition may include.",
+    )
+    max_lateness_hours: Annotated[int, Field(ge=1, le=168)] = Field(
+        default=20,
+        description="An edition or delivery this many hours past its send time is not sent.",
+    )
+    also_trending: Annotated[int, Field(ge=0, le=20)] = Field(
+        default=3, description="How many top-upvoted unmatched papers an edition adds."
+    )
+    when_nothing_matches: Literal["trending", "skip"] = Field(
+        default="trending",
+        description="A subscriber with no match gets the also-trending papers (trending) or "
+        "no mail (skip).",
+    )
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        default="mon", description="Local weekday weekly subscribers get their edition on."
     )
     log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
 

@@ -1,0 +1,144 @@
+"""The crawl job: fetch the days that need it with the crawler, save them with the store.
+
+It is the one place that knows both sides: ``crawler/`` fetches plain records over HTTP,
+``store/`` turns them into rows. The scheduler and ``paperfeed crawl`` both call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import httpx
+import structlog
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.crawler.fetch import fetch_day, fetch_trending
+from paperfeed.crawler.pacing import Pacer
+from paperfeed.crawler.polite import RetryPolicy
+from paperfeed.crawler.records import DayResult
+from paperfeed.crawler.window import crawl_window, is_settled
+from paperfeed.store.crawls import save_day, settled_days
+from paperfeed.store.db import session_scope
+
+log = structlog.get_logger("paperfeed.crawl")
+
+# After downtime, days this far back that never settled are fetched again (catch-up).
+CATCH_UP_DAYS = 14
+
+
+@dataclass
+class CrawlSummary:
+    """Counts of one crawl run, for the log line and the exit code."""
+
+    days: int = 0
+    ok: int = 0
+    empty: int = 0
+    not_published: int = 0
+    errors: int = 0
+    papers: int = 0
+    new: int = 0
+    settled: int = 0
+    skipped: int = 0
+    error_messages: list[str] = field(default_factory=list)
+
+    def add(self, result: DayResult, *, new: int = 0, settled: bool = False) -> None:
+        """Count one day's result."""
+        self.days += 1
+        self.papers += len(result.papers)
+        self.new += new
+        self.settled += int(settled)
+        self.skipped += len(result.warnings)
+        if result.status == "ok":
+            self.ok += 1
+        elif result.status == "empty":
+            self.empty += 1
+        elif result.status == "not_published":
+            self.not_published += 1
+        else:
+            self.errors += 1
+            self.error_messages.append(result.error or f"{result.day}: unknown error")
+
+    def line(self) -> str:
+        """One line a person (or cron's mail) can read."""
+        parts = [f"crawled {self.days} list{'' if self.days == 1 else 's'}: {self.ok} ok"]
+        if self.empty:
+            parts.append(f"{self.empty} without a list")
+        if self.not_published:
+            parts.append(f"{self.not_published} not published yet")
+        parts.append(f"{self.errors} errors")
+        return ", ".join(parts) + (
+            f"; {self.papers} papers, {self.new} new, {self.settled} settled, "
+            f"{self.skipped} warnings"
+        )
+
+
+def pacer_for(settings: Settings) -> Pacer:
+    """A pacer with the configured budgets; share one across a whole run."""
+    return Pacer(
+        api_calls=settings.hf_api_calls_per_window, page_loads=settings.hf_page_loads_per_window
+    )
+
+
+def policy_for(settings: Settings) -> RetryPolicy:
+    """The retry policy the settings ask for."""
+    return RetryPolicy(attempts=settings.hf_max_attempts)
+
+
+def crawl_days(
+    engine: Engine | None,
+    client: httpx.Client,
+    days: Sequence[date],
+    *,
+    settle_hours: int,
+    pacer: Pacer | None = None,
+    policy: RetryPolicy | None = None,
+    trending: bool = False,
+    on_result: Callable[[DayResult], None] | None = None,
+) -> CrawlSummary:
+    """Fetch each day (and trending if asked) and save it; ``engine=None`` is a dry run."""
+    pacer = pacer or Pacer()
+    summary = CrawlSummary()
+    today = pacer.clock.now().date()
+    # None stands for the trending list, fetched once after the days.
+    targets: list[date | None] = [*days, None] if trending else list(days)
+    for day in targets:
+        started = pacer.clock.now()
+        result = (
+            fetch_day(client, day, pacer=pacer, policy=policy, today=today)
+            if day is not None
+            else fetch_trending(client, pacer=pacer, policy=policy, today=today)
+        )
+        finished = pacer.clock.now()
+        new, settled = 0, False
+        if engine is not None:
+            with session_scope(engine) as session:
+                saved = save_day(
+                    session,
+                    result,
+                    started_at=started,
+                    finished_at=finished,
+                    settled=result.kind == "daily"
+                    and is_settled(result.day, crawled_at=finished, settle_hours=settle_hours),
+                )
+            new, settled = saved.papers_new, saved.settled
+        summary.add(result, new=new, settled=settled)
+        for warning in result.warnings:
+            log.warning("crawl.warning", day=str(result.day), kind=result.kind, warning=warning)
+        if result.status == "error":
+            log.error("crawl.day_failed", day=str(result.day), kind=result.kind, error=result.error)
+        if on_result is not None:
+            on_result(result)
+    log.info("crawl.done", summary=summary.line())
+    return summary
+
+
+def due_days(engine: Engine, *, today: date, recrawl_days: int) -> list[date]:
+    """Today, the re-crawl window, and days of the catch-up range not settled (or never seen)."""
+    since = today - timedelta(days=CATCH_UP_DAYS)
+    with session_scope(engine) as session:
+        settled = set(settled_days(session, since=since, until=today))
+    catch_up = {since + timedelta(days=n) for n in range(CATCH_UP_DAYS + 1)} - settled
+    return sorted(set(crawl_window(today, recrawl_days=recrawl_days)) | catch_up)
