@@ -24,16 +24,20 @@ from typer.core import TyperGroup
 
 from paperfeed import __version__
 from paperfeed.config import Settings, load_settings
+from paperfeed.corpus import CorpusCache, to_document
 from paperfeed.crawl_job import crawl_days, due_days, pacer_for, policy_for
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.fetch import describe
 from paperfeed.crawler.records import DayResult
 from paperfeed.crawler.window import backfill_days, crawl_window
+from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.errors import AlreadySubscribed, InputError, NotBuiltYet, PaperfeedError
 from paperfeed.logs import configure_logging
+from paperfeed.ranking.interests import parse_interests
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.models import Frequency
+from paperfeed.store.papers import latest_listing_day, papers_on
 from paperfeed.store.subscribers import (
     create_subscriber,
     find_by_email,
@@ -231,11 +235,25 @@ def crawl(
 
 @app.command()
 def compose(
-    date: Annotated[str | None, typer.Option(help="Local date of the editions.")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Compose for this local date, due or not.")
+    ] = None,
     subscriber: Annotated[str | None, typer.Option(help="Only this address.")] = None,
 ) -> None:
-    """Create the editions (and deliveries) that are due."""
-    _not_built("compose", "Interests and ranking")
+    """Create the editions (and their deliveries) that are due now."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    email = normalise_email(subscriber) if subscriber else None
+    with _store() as engine:
+        summary = compose_due(
+            engine,
+            now=_now(),
+            policy=EditionPolicy.from_settings(settings),
+            corpus=CorpusCache(),
+            email=email,
+            local_date=_day(day, "--date") if day else None,
+        )
+    out.print(summary.line(), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -262,10 +280,39 @@ def preview(
 @app.command()
 def rank(
     interests: Annotated[str, typer.Option(help="Interests, one topic per line.")],
-    date: Annotated[str | None, typer.Option(help="Listing day (default: latest).")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Listing day (default: the newest stored).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many papers to show.")] = 10,
 ) -> None:
     """Rank a day's papers for some interests and explain each score."""
-    _not_built("rank", "Interests and ranking")
+    parsed = parse_interests(interests.replace("\\n", "\n"))
+    for line in parsed.describe():
+        out.print(f"understood {line}", highlight=False, soft_wrap=True)
+    with _store() as engine:
+        with session_scope(engine) as session:
+            listing_day = _day(day, "--date") if day else latest_listing_day(session)
+            if listing_day is None:
+                raise InputError("no papers are stored yet: run `paperfeed crawl` first")
+            rows = papers_on(session, listing_day)
+        ranker = CorpusCache().ranker(engine)
+        docs = [to_document(paper, upvotes=listing.upvotes) for paper, listing in rows]
+        picked = ranker.rank(ranker.index_day(docs), [parsed], top_k=limit)[0] if docs else ()
+    titles = {paper.arxiv_id: paper.title for paper, _ in rows}
+    table = Table("score", "paper", "title", "why")
+    for scored in picked:
+        table.add_row(
+            f"{scored.score:.3f}",
+            scored.paper_id,
+            titles[scored.paper_id],
+            "; ".join(scored.reasons),
+        )
+    out.print(table)
+    out.print(
+        f"{len(picked)} of {len(rows)} papers of {listing_day} match "
+        f"(threshold {ranker.threshold})",
+        highlight=False,
+    )
 
 
 @feeds_app.command("export")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, tuple_
+from sqlalchemy import Table, func, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -124,3 +124,21 @@ def upsert_listings(
             )
         )
     return UpsertCounts(new=new, updated=len(unique) - new)
+
+
+def latest_listing_day(session: Session, *, kind: str = "daily") -> date | None:
+    """The newest day with a stored list of ``kind``."""
+    return session.exec(
+        select(func.max(col(Listing.listing_date))).where(col(Listing.kind) == kind)
+    ).first()
+
+
+def papers_on(session: Session, day: date, *, kind: str = "daily") -> list[tuple[Paper, Listing]]:
+    """The papers of one day's list with their listing, in list order."""
+    rows = session.exec(
+        select(Paper, Listing)
+        .join(Listing, col(Listing.paper_id) == col(Paper.arxiv_id))
+        .where(col(Listing.kind) == kind, col(Listing.listing_date) == day)
+        .order_by(col(Listing.rank))
+    ).all()
+    return [(paper, listing) for paper, listing in rows]

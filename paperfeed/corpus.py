@@ -1,0 +1,66 @@
+"""All stored papers as ranking sees them: term statistics and a lookup for ``like:`` ids.
+
+IDF comes from every stored paper, not a day's few dozen, so scores are stable from day to
+day. The cache lives for the process and only reads papers it has not seen yet; each ranker
+it hands out holds a snapshot, so a refresh never changes a ranking under way.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from paperfeed.ranking.documents import Document
+from paperfeed.ranking.ranker import LexicalRanker
+from paperfeed.ranking.stats import TermStats
+from paperfeed.store.db import session_scope
+from paperfeed.store.models import Paper
+
+
+def to_document(paper: Paper, *, upvotes: int = 0) -> Document:
+    """The ranking record of a stored paper (AI summary counts as abstract when it is empty)."""
+    return Document(
+        paper_id=paper.arxiv_id,
+        title=paper.title,
+        abstract=paper.abstract or paper.ai_summary or "",
+        authors=tuple(paper.authors),
+        ai_keywords=tuple(paper.ai_keywords),
+        upvotes=upvotes,
+        github_stars=paper.github_stars,
+    )
+
+
+class CorpusCache:
+    """Term statistics over every stored paper, refreshed incrementally."""
+
+    def __init__(self) -> None:
+        self._stats = TermStats()
+        self._snapshot = self._stats.copy()
+        self._known: dict[str, Document] = {}
+        self._seen_until: datetime | None = None
+        self._lock = threading.Lock()
+
+    def refresh(self, engine: Engine) -> int:
+        """Read papers stored since the last refresh; returns how many were added."""
+        with self._lock, session_scope(engine) as session:
+            query = select(Paper)
+            if self._seen_until is not None:
+                query = query.where(col(Paper.first_seen_at) >= self._seen_until)
+            papers = session.exec(query).all()
+            fresh = [to_document(p) for p in papers if p.arxiv_id not in self._stats]
+            for paper in papers:
+                if self._seen_until is None or paper.first_seen_at > self._seen_until:
+                    self._seen_until = paper.first_seen_at
+            if fresh:
+                self._stats.add(fresh)
+                self._known.update((d.paper_id, d) for d in fresh)
+                self._snapshot = self._stats.copy()
+            return len(fresh)
+
+    def ranker(self, engine: Engine) -> LexicalRanker:
+        """A lexical ranker over a snapshot of the statistics, refreshed first."""
+        self.refresh(engine)
+        return LexicalRanker(self._snapshot, known=dict(self._known))

@@ -1,0 +1,308 @@
+"""Which papers each subscriber gets in an edition: due dates, ranking, threshold, never twice.
+
+An edition for (subscriber, local date) takes the papers of daily lists that settled since the
+subscriber's previous edition (at most ``lookback_days`` back), drops papers already sent to
+them (the ledger), ranks the rest with their interests, keeps those above the ranker's
+threshold up to their maximum, and adds a few top-upvoted papers they did not match as
+"also trending". Everything of one edition is written in one transaction, so a rerun for the
+same date writes nothing and no paper is ever chosen twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import structlog
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.corpus import CorpusCache, to_document
+from paperfeed.ranking.interests import Interests, parse_interests
+from paperfeed.ranking.ranker import LexicalRanker
+from paperfeed.ranking.scoring import excluded_papers
+from paperfeed.store.db import session_scope
+from paperfeed.store.editions import (
+    ListedPaper,
+    PlannedEdition,
+    PlannedPaper,
+    editions_on,
+    last_edition_at,
+    receiving_subscribers,
+    sent_papers,
+    settled_papers,
+    write_editions,
+)
+from paperfeed.store.models import Frequency, Subscriber
+
+log = structlog.get_logger("paperfeed.compose")
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Subscribers ranked per matrix product and written per transaction.
+BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class EditionPolicy:
+    """The knobs of composing, from settings."""
+
+    lookback_days: int = 7
+    max_lateness: timedelta = timedelta(hours=20)
+    also_trending: int = 3
+    when_nothing_matches: Literal["trending", "skip"] = "trending"
+    weekly_day: int = 0  # Monday
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EditionPolicy:
+        """The policy the settings describe."""
+        return cls(
+            lookback_days=settings.lookback_days,
+            max_lateness=timedelta(hours=settings.max_lateness_hours),
+            also_trending=settings.also_trending,
+            when_nothing_matches=settings.when_nothing_matches,
+            weekly_day=WEEKDAYS.index(settings.weekly_day),
+        )
+
+
+@dataclass
+class ComposeSummary:
+    """What a compose pass did."""
+
+    due: int = 0
+    editions: int = 0
+    deliveries: int = 0
+    papers: int = 0
+    trending_only: int = 0
+    nothing: int = 0
+    too_late: int = 0
+    caught_up: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One line for logs and the CLI."""
+        return (
+            f"composed {self.editions} editions for {self.due} due subscribers: "
+            f"{self.deliveries} to send ({self.papers} papers), {self.trending_only} "
+            f"trending only, {self.nothing} with nothing new; {self.too_late} past max "
+            f"lateness, {len(self.caught_up)} caught up"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A subscriber whose edition for ``local_date`` should be composed now."""
+
+    subscriber: Subscriber
+    local_date: date
+    send_at: datetime
+
+
+@lru_cache(maxsize=50_000)
+def parsed_interests(text: str) -> Interests:
+    """A subscriber's parsed interests, cached by text: parsing costs ~0.3 ms, ranking less."""
+    return parse_interests(text)
+
+
+def send_time(subscriber: Subscriber, local_date: date) -> datetime:
+    """The UTC moment of the subscriber's send hour on ``local_date`` (DST-safe).
+
+    A send hour that does not exist that day (spring forward) is read with the offset before
+    the change, which lands just after the gap; an hour that exists twice (fall back) is its
+    first occurrence. Either way there is exactly one moment, so one edition.
+    """
+    zone = ZoneInfo(subscriber.timezone)
+    local = datetime.combine(local_date, time(subscriber.send_hour), tzinfo=zone)
+    return local.astimezone(UTC)
+
+
+def find_due(
+    subscribers: Sequence[Subscriber],
+    *,
+    now: datetime,
+    policy: EditionPolicy,
+    done: set[tuple[int, date]] | None = None,
+    summary: ComposeSummary | None = None,
+) -> list[Due]:
+    """Subscribers whose send time passed (today or yesterday, local) with no edition yet.
+
+    Only the newest missed date is composed, so an outage is caught up by one edition; one
+    whose send time is more than ``max_lateness`` ago is not sent at all.
+    """
+    due: list[Due] = []
+    for subscriber in subscribers:
+        assert subscriber.id is not None
+        local_today = now.astimezone(ZoneInfo(subscriber.timezone)).date()
+        for local_date in (local_today, local_today - timedelta(days=1)):
+            if (
+                subscriber.frequency == Frequency.WEEKLY
+                and local_date.weekday() != policy.weekly_day
+            ):
+                continue
+            moment = send_time(subscriber, local_date)
+            if moment > now:
+                continue
+            if done is not None and (subscriber.id, local_date) in done:
+                break
+            if now - moment > policy.max_lateness:
+                if summary is not None:
+                    summary.too_late += 1
+                break
+            due.append(Due(subscriber, local_date, moment))
+            break
+    return due
+
+
+def compose_due(
+    engine: Engine,
+    *,
+    now: datetime,
+    policy: EditionPolicy,
+    corpus: CorpusCache,
+    email: str | None = None,
+    local_date: date | None = None,
+) -> ComposeSummary:
+    """Create every edition due at ``now`` (or, with ``local_date``, for that date)."""
+    summary = ComposeSummary()
+    with session_scope(engine) as session:
+        subscribers = list(receiving_subscribers(session, email=email))
+        if local_date is None:
+            candidates = find_due(subscribers, now=now, policy=policy)
+            done = editions_on(session, [(d.subscriber.id or 0, d.local_date) for d in candidates])
+            due = find_due(subscribers, now=now, policy=policy, done=done, summary=summary)
+        else:
+            done = editions_on(session, [(s.id or 0, local_date) for s in subscribers])
+            due = [
+                Due(s, local_date, send_time(s, local_date))
+                for s in subscribers
+                if (s.id, local_date) not in done
+            ]
+    summary.due = len(due)
+    if not due:
+        log.info("compose.done", summary=summary.line())
+        return summary
+    ranker = corpus.ranker(engine)
+    for start in range(0, len(due), BATCH):
+        _compose_batch(
+            engine,
+            due[start : start + BATCH],
+            now=now,
+            policy=policy,
+            ranker=ranker,
+            summary=summary,
+        )
+    for name in summary.caught_up:
+        log.info("compose.caught_up", subscriber=name)
+    log.info("compose.done", summary=summary.line())
+    return summary
+
+
+def _compose_batch(
+    engine: Engine,
+    batch: Sequence[Due],
+    *,
+    now: datetime,
+    policy: EditionPolicy,
+    ranker: LexicalRanker,
+    summary: ComposeSummary,
+) -> None:
+    ids = [d.subscriber.id or 0 for d in batch]
+    since = min(d.local_date for d in batch) - timedelta(days=_lookback(policy, batch))
+    until = max(d.local_date for d in batch)
+    with session_scope(engine) as session:
+        listed = settled_papers(session, since=since, until=until)
+        previous = last_edition_at(session, ids)
+        already = sent_papers(session, ids, [p.paper.arxiv_id for p in listed])
+        plans: list[PlannedEdition] = []
+        if listed:
+            index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in listed])
+            interests = [parsed_interests(d.subscriber.interests) for d in batch]
+            ranked = ranker.rank(index, interests, top_k=len(listed))
+            excluded = excluded_papers(index, interests)
+        for row, item in enumerate(batch):
+            eligible = _eligible(
+                item, listed, previous.get(ids[row]), already.get(ids[row], set()), policy
+            )
+            if not eligible:
+                plans.append(PlannedEdition(ids[row], item.local_date, (), deliver=False))
+                summary.nothing += 1
+                continue
+            matched = [
+                PlannedPaper(p.paper_id, "matched", p.score, p.reasons)
+                for p in ranked.select(row, allowed=eligible, limit=item.subscriber.max_papers)
+            ]
+            plans.append(
+                _with_trending(
+                    item, matched, eligible, excluded[row], index.positions, policy, summary
+                )
+            )
+            if now - item.send_at > timedelta(hours=1):
+                summary.caught_up.append(f"{item.subscriber.email} {item.local_date}")
+        summary.editions += write_editions(session, plans, now=now)
+    for plan in plans:
+        if plan.deliver:
+            summary.deliveries += 1
+            summary.papers += len(plan.papers)
+
+
+def _lookback(policy: EditionPolicy, batch: Sequence[Due]) -> int:
+    weekly = any(d.subscriber.frequency == Frequency.WEEKLY for d in batch)
+    return max(policy.lookback_days, 7) if weekly else policy.lookback_days
+
+
+def _eligible(
+    item: Due,
+    listed: Sequence[ListedPaper],
+    previous: datetime | None,
+    sent: set[str],
+    policy: EditionPolicy,
+) -> dict[str, ListedPaper]:
+    """Papers of days that settled since the previous edition, in the window, never sent."""
+    lookback = (
+        max(policy.lookback_days, 7)
+        if item.subscriber.frequency == Frequency.WEEKLY
+        else (policy.lookback_days)
+    )
+    earliest = item.local_date - timedelta(days=lookback)
+    return {
+        p.paper.arxiv_id: p
+        for p in listed
+        if earliest <= p.listing_date <= item.local_date
+        and (previous is None or p.settled_at > previous)
+        and p.paper.arxiv_id not in sent
+    }
+
+
+def _with_trending(
+    item: Due,
+    matched: list[PlannedPaper],
+    eligible: dict[str, ListedPaper],
+    excluded: npt.NDArray[np.bool_],
+    positions: dict[str, int],
+    policy: EditionPolicy,
+    summary: ComposeSummary,
+) -> PlannedEdition:
+    chosen = {p.paper_id for p in matched}
+    popular = sorted(
+        (
+            p
+            for p in eligible.values()
+            if p.paper.arxiv_id not in chosen and not excluded[positions[p.paper.arxiv_id]]
+        ),
+        key=lambda p: (-p.upvotes, p.paper.arxiv_id),
+    )[: policy.also_trending]
+    trending = [
+        PlannedPaper(p.paper.arxiv_id, "trending", 0.0, (f"{p.upvotes} upvotes",)) for p in popular
+    ]
+    subscriber_id = item.subscriber.id or 0
+    if matched:
+        return PlannedEdition(subscriber_id, item.local_date, tuple(matched + trending), True)
+    if policy.when_nothing_matches == "trending" and trending:
+        summary.trending_only += 1
+        return PlannedEdition(subscriber_id, item.local_date, tuple(trending), True)
+    summary.nothing += 1
+    return PlannedEdition(subscriber_id, item.local_date, (), deliver=False)
