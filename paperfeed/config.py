@@ -54,6 +54,42 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PAPERFEED_FROM", "mail_from"),
         description="From address of digests, with a display name (env: PAPERFEED_FROM).",
     )
+    smtp_pool_size: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=4, description="Persistent SMTP connections per sending process."
+    )
+    smtp_rate: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="Messages per second across all connections; 0 means no limit."
+    )
+    smtp_max_attempts: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=4, description="Tries per message on a 4xx or a lost connection within one run."
+    )
+    smtp_error_threshold: Annotated[int, Field(ge=1)] = Field(
+        default=20, description="Failures in a row that pause the send run."
+    )
+    list_name: str = Field(
+        default="paperfeed", description="Name shown in List-Id, the subject and the footer."
+    )
+    list_id: str | None = Field(
+        default=None, description="RFC 2919 List-Id. Unset: <list-name>.<from-domain>."
+    )
+    list_address: str | None = Field(
+        default=None,
+        description="The list's postal or contact address shown in the footer. "
+        "Unset: the From address.",
+    )
+    bounce_address: str | None = Field(
+        default=None, description="Envelope sender (MAIL FROM). Unset: the From address."
+    )
+    unsubscribe_mailto: str | None = Field(
+        default=None,
+        description="Mailbox for the List-Unsubscribe mailto. Unset: unsubscribe@<from-domain>.",
+    )
+    mail_max_html_bytes: Annotated[int, Field(ge=10_000, le=102_000)] = Field(
+        default=100_000, description="HTML size cap; larger digests are cut with a link to all."
+    )
+    send_batch_size: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=500, description="Deliveries claimed per batch by a sender."
+    )
     hf_base_url: str = Field(
         default="https://huggingface.co",
         description="Base URL of Hugging Face; tests and local runs point it at a fake server.",

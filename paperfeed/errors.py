@@ -10,6 +10,11 @@ a non-zero exit; anything else is a bug and shows a traceback only with ``--debu
     + SourceUnavailable  one source failed (HTTP or transport); the next source is tried
     + IncompleteListing  a parse found fewer papers than the page claims
     + SchemaDrift        the answer's shape is not what fixtures/hf/ shows
+  x MailError            a mail cannot be rendered, built or handed over
+    + TemplateError      a template or its MJML does not compile (a bug: fix the template)
+    + UnsafeHeaderValue  a header value holds CR, LF or NUL (someone tried header injection)
+    + UnknownPaper       a digest names a paper its day does not hold (a caller bug)
+    + TransportError     the transport cannot be used at all (bad SMTP URL, outbox unwritable)
   x InputError           user input (an address, a time zone, a CSV row) is not usable
     + AlreadySubscribed  the address is on the list already
   x NotBuiltYet          a command whose issue has not landed
@@ -44,6 +49,30 @@ class IncompleteListing(CrawlError):
 
 class SchemaDrift(CrawlError):
     """The upstream answer no longer has the shape we parse."""
+
+
+class MailError(PaperfeedError):
+    """A mail cannot be rendered, built or handed over.
+
+    Per-message failures (a 4xx, a 5xx, a full disk) are not raised: transports report them
+    as outcomes so the caller can mark each delivery.
+    """
+
+
+class TemplateError(MailError):
+    """A template or the MJML it produces does not compile."""
+
+
+class UnsafeHeaderValue(MailError):
+    """A value meant for a mail header holds a line break or NUL."""
+
+
+class UnknownPaper(MailError):
+    """A digest names a paper that its day's view does not hold."""
+
+
+class TransportError(MailError):
+    """The transport cannot be used at all: a bad SMTP URL or an unwritable outbox."""
 
 
 class InputError(PaperfeedError):

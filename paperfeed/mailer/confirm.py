@@ -1,0 +1,53 @@
+"""The double-opt-in mail: compiled once per list, filled per address.
+
+Only the address and its confirmation link differ per mail; both are escaped. The link should
+lead to a page whose button POSTs (link scanners prefetch GETs): that is the web's job.
+Knows nothing of tokens, the database or SMTP.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from paperfeed.errors import TemplateError
+from paperfeed.mailer.display import one_line
+from paperfeed.mailer.slots import Slotted, escape_value, slotted
+from paperfeed.mailer.templates import compile_mjml, html_env, text_env
+from paperfeed.mailer.views import ConfirmationView, RenderedMail
+
+_SLOTS = frozenset({"EMAIL", "CONFIRM_URL"})
+
+
+@lru_cache(maxsize=8)
+def _compiled(list_name: str, list_address: str) -> Slotted:
+    source = (
+        html_env()
+        .get_template("confirm.mjml.j2")
+        .render(list_name=list_name, list_address=list_address)
+    )
+    compiled = slotted(compile_mjml(source, name="confirm.mjml.j2"))
+    if compiled.names != _SLOTS:
+        raise TemplateError(
+            f"confirm.mjml.j2 fills {sorted(compiled.names)}, expected {sorted(_SLOTS)}; "
+            "keep the slot names confirm.py fills"
+        )
+    return compiled
+
+
+def render_confirmation(view: ConfirmationView) -> RenderedMail:
+    """The confirmation mail (subject, text, HTML) for one address."""
+    list_name = one_line(view.list_name)
+    html = _compiled(list_name, view.list_address).fill(
+        {"EMAIL": escape_value(view.email), "CONFIRM_URL": escape_value(view.confirm_url)}
+    )
+    text = (
+        text_env()
+        .get_template("confirm.txt.j2")
+        .render(
+            list_name=list_name,
+            list_address=view.list_address,
+            email=view.email,
+            confirm_url=view.confirm_url,
+        )
+    )
+    return RenderedMail(subject=f"Confirm your subscription to {list_name}", text=text, html=html)

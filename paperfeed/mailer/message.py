@@ -1,0 +1,204 @@
+"""MIME messages for rendered mails: headers, parts, deterministic Message-IDs, flat bytes.
+
+Every header goes through the ``email`` package's API (``EmailMessage``, ``headerregistry``),
+and values that come from people (names) are refused when they hold a line break, so nothing
+anyone types can add a header. Digests carry the list headers of RFC 2369, RFC 2919 and the
+one-click unsubscribe of RFC 8058. Knows nothing of templates, transports or the database.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address, BaseHeader
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from paperfeed.errors import MailError, UnsafeHeaderValue
+from paperfeed.mailer.views import Recipient, RenderedMail
+
+# Lines up to SMTP's 998 octets are legal; folding at 78 would wrap the long one-click URL of
+# List-Unsubscribe into RFC 2047 encoded words, which mail clients then cannot use.
+POLICY = SMTP.clone(max_line_length=998)
+_MESSAGE_ID_PART = re.compile(r"[A-Za-z0-9_-]+")
+_LIST_ID_LABEL = re.compile(r"[^a-z0-9-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who mail comes from, with the headers every message shares built once."""
+
+    address: Address
+    envelope_from: str
+    domain: str
+    list_name: str
+    list_id: str
+    from_header: BaseHeader
+    list_id_header: BaseHeader
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """A message flattened once for any transport: envelope and the exact bytes to send."""
+
+    message_id: str
+    envelope_from: str
+    recipient: str
+    data: bytes
+
+
+def make_sender(
+    mail_from: str,
+    *,
+    list_name: str = "paperfeed",
+    list_id: str | None = None,
+    envelope_from: str | None = None,
+) -> Sender:
+    """The sender for ``mail_from`` (``"paperfeed <paperfeed@example.org>"``)."""
+    refuse_line_breaks(mail_from, what="PAPERFEED_FROM")
+    try:
+        header = POLICY.header_factory("From", mail_from)
+        addresses = header.addresses
+    except (ValueError, AttributeError) as exc:
+        raise MailError(f"PAPERFEED_FROM={mail_from!r} is not an address: {exc}") from exc
+    if len(addresses) != 1 or not addresses[0].domain or header.defects:
+        raise MailError(
+            f"PAPERFEED_FROM={mail_from!r} must be one address with a domain, e.g. "
+            "'paperfeed <digest@example.org>'"
+        )
+    address: Address = addresses[0]
+    domain = address.domain.lower()
+    label = _LIST_ID_LABEL.sub("-", list_name.lower()).strip("-") or "digest"
+    list_id = list_id or f"{label}.{domain}"
+    list_id_value = f"{list_name} <{list_id}>"
+    refuse_line_breaks(list_id_value, what="the list id")
+    return Sender(
+        address=address,
+        envelope_from=envelope_from or address.addr_spec,
+        domain=domain,
+        list_name=list_name,
+        list_id=list_id,
+        from_header=header,
+        list_id_header=POLICY.header_factory("List-Id", list_id_value),
+    )
+
+
+def make_message_id(*parts: str | int, domain: str) -> str:
+    """A deterministic Message-ID, e.g. ``<paperfeed.delivery.42@example.org>``.
+
+    The same parts give the same id, so a resent delivery is recognisable as the same mail.
+    """
+    words = [str(p) for p in parts]
+    if not words or not all(_MESSAGE_ID_PART.fullmatch(w) for w in words):
+        raise MailError(f"Message-ID parts {words!r} must be letters, digits, '-' or '_'")
+    return f"<paperfeed.{'.'.join(words)}@{domain}>"
+
+
+def build_digest_message(
+    rendered: RenderedMail,
+    recipient: Recipient,
+    *,
+    sender: Sender,
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    """A digest: multipart/alternative with the list and one-click unsubscribe headers."""
+    message = _base(rendered, recipient.email, recipient.name, sender, message_id, date)
+    message["List-Id"] = sender.list_id_header
+    message["List-Unsubscribe"] = list_unsubscribe_value(recipient)
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    _add_parts(message, rendered)
+    return message
+
+
+def build_confirmation_message(
+    rendered: RenderedMail,
+    *,
+    email: str,
+    sender: Sender,
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    """The double-opt-in mail: no list headers (the address is not on the list yet)."""
+    message = _base(rendered, email, None, sender, message_id, date)
+    _add_parts(message, rendered)
+    return message
+
+
+def flatten(message: EmailMessage, *, sender: Sender) -> OutgoingMail:
+    """The message as the bytes every transport sends, with its envelope."""
+    to = message["To"].addresses  # the header object built in _base
+    return OutgoingMail(
+        message_id=str(message["Message-ID"]),
+        envelope_from=sender.envelope_from,
+        recipient=to[0].addr_spec,
+        data=message.as_bytes(policy=POLICY),
+    )
+
+
+def _base(
+    rendered: RenderedMail,
+    email: str,
+    name: str | None,
+    sender: Sender,
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    refuse_line_breaks(email, what="the recipient's address")
+    if name is not None:
+        refuse_line_breaks(name, what="the recipient's name")
+    refuse_line_breaks(rendered.subject, what="the subject")
+    refuse_line_breaks(message_id, what="the Message-ID")
+    if date.tzinfo is None:
+        raise MailError(f"Date {date.isoformat()} has no time zone; pass an aware UTC datetime")
+    try:
+        to = Address(display_name=name or "", addr_spec=email)
+    except (ValueError, IndexError) as exc:
+        raise MailError(f"recipient {email!r} is not a valid address: {exc}") from exc
+    message = EmailMessage(policy=POLICY)
+    message["From"] = sender.from_header
+    message["To"] = to
+    message["Subject"] = rendered.subject
+    message["Date"] = date
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def _add_parts(message: EmailMessage, rendered: RenderedMail) -> None:
+    # The HTML from render.py is ASCII with short lines, so it travels as 7bit untouched;
+    # the text part is UTF-8 (names, dashes) and the policy picks 7bit or 8bit for it.
+    message.set_content(rendered.text)
+    html_cte = "7bit" if _is_7bit(rendered.html) else None
+    message.add_alternative(rendered.html, subtype="html", cte=html_cte)
+
+
+def _is_7bit(text: str) -> bool:
+    return text.isascii() and all(len(line) <= 998 for line in text.splitlines())
+
+
+def list_unsubscribe_value(recipient: Recipient) -> str:
+    """``<https://…>, <mailto:…>`` for List-Unsubscribe, refusing anything that could break it."""
+    targets = [recipient.unsubscribe_url]
+    if recipient.unsubscribe_mailto:
+        targets.append(recipient.unsubscribe_mailto)
+    for target in targets:
+        if not (target.isascii() and target.isprintable()) or any(ch in target for ch in '<>," '):
+            raise UnsafeHeaderValue(
+                f"unsubscribe link {target[:80]!r} must be a printable ASCII URL without spaces, "
+                "commas, quotes or angle brackets (RFC 2369); percent-encode the token"
+            )
+        if not target.startswith(("https://", "http://", "mailto:")):
+            raise MailError(f"unsubscribe link {target[:80]!r} must be an https or mailto URL")
+    return ", ".join(f"<{t}>" for t in targets)
+
+
+def refuse_line_breaks(value: str, *, what: str) -> None:
+    """Raise ``UnsafeHeaderValue`` when ``value`` could end a header line (CR, LF, NUL...)."""
+    # str.splitlines() is the test the email package itself applies; NUL is refused too.
+    if len(value.splitlines()) > 1 or "\r" in value or "\n" in value or "\0" in value:
+        raise UnsafeHeaderValue(
+            f"{what} {value[:80]!r} holds a line break or NUL and would inject a header; "
+            "fix the stored value (the web forms refuse such input)"
+        )

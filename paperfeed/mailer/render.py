@@ -1,0 +1,290 @@
+"""Digest rendering: compile an edition day once, then fill it per subscriber.
+
+``compile_day`` renders the day's shared content (every paper's card, the footer, the
+"also trending" frame) through Jinja into one MJML document and compiles it once; markers
+cut the HTML into pieces. ``render_digest`` then assembles one subscriber's mail from those
+pieces in their order, filling their escaped values, and cuts it to stay under Gmail's clip
+size. MJML never runs per subscriber. The plain-text part comes from its own template.
+Knows nothing of the database, headers or SMTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from paperfeed.errors import TemplateError, UnknownPaper
+from paperfeed.mailer.display import PaperDisplay, date_label, display, one_line, subject_line
+from paperfeed.mailer.slots import Slotted, ascii_html, cut_at_markers, escape_value, slotted
+from paperfeed.mailer.templates import compile_mjml, html_env, text_env
+from paperfeed.mailer.views import DayView, Pick, RenderedMail, SubscriberDigest
+
+# Gmail clips a message whose HTML passes 102 KB; stay clear of it (DESIGN: "under 100 KB").
+MAX_HTML_BYTES = 100_000
+_SENTINEL = "\x00"
+_PER_SUBSCRIBER = frozenset(
+    {"PREVIEW", "GREETING_NAME", "INTRO", "EMAIL", "INTERESTS"}
+    | {"PREFERENCES_URL", "FEED_URL", "UNSUBSCRIBE_URL"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """Markup pieces that do not depend on the day, rendered once per process."""
+
+    reasons: tuple[str, str]
+    interests: tuple[str, str]
+    intro_picks: str
+    intro_none: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledDay:
+    """One edition day, compiled: the pieces every subscriber's digest is assembled from."""
+
+    day: DayView
+    date_label: str
+    papers: Mapping[str, PaperDisplay]
+    head: Slotted
+    cards: Mapping[str, Slotted]
+    trending: Slotted
+    trending_rows: Mapping[str, str]
+    see_all: Slotted
+    footer: Slotted
+    text_blocks: Mapping[str, str]
+    text_rows: Mapping[str, str]
+
+
+@cache
+def _parts() -> _Parts:
+    module: Any = html_env().get_template("parts.html.j2").module
+    reasons = ascii_html(str(module.reasons(_SENTINEL))).split(_SENTINEL)
+    interests = ascii_html(str(module.interests(_SENTINEL))).split(_SENTINEL)
+    return _Parts(
+        reasons=(reasons[0], reasons[1]),
+        interests=(interests[0], interests[1]),
+        intro_picks=ascii_html(str(module.intro(1))),
+        intro_none=ascii_html(str(module.intro(0))),
+    )
+
+
+def compile_day(day: DayView) -> CompiledDay:
+    """Render the day's shared content and compile its MJML once, cut into pieces."""
+    label = date_label(day.local_date)
+    shown = {p.paper_id: display(p, fallback_url=day.archive_url) for p in day.papers}
+    if len(shown) != len(day.papers):
+        raise TemplateError(f"the day {day.local_date} lists a paper twice; give each one once")
+    ordered = list(shown.values())
+    source = (
+        html_env()
+        .get_template("digest.mjml.j2")
+        .render(
+            list_name=day.list_name,
+            list_address=day.list_address,
+            date_label=label,
+            papers=ordered,
+        )
+    )
+    cut = cut_at_markers(compile_mjml(source, name="digest.mjml.j2"))
+    html_parts: Any = html_env().get_template("parts.html.j2").module
+    text_parts: Any = text_env().get_template("parts.txt.j2").module
+    compiled = CompiledDay(
+        day=day,
+        date_label=label,
+        papers=shown,
+        head=slotted(cut[""] + cut["papers"]),
+        cards={p.paper_id: slotted(cut[f"card:{i}"]) for i, p in enumerate(ordered)},
+        trending=slotted(cut["trending"]),
+        trending_rows={p.paper_id: ascii_html(str(html_parts.trending_row(p))) for p in ordered},
+        see_all=slotted(cut["see-all"]),
+        footer=slotted(cut["footer"]),
+        text_blocks={p.paper_id: str(text_parts.paper_block(p)).rstrip() for p in ordered},
+        text_rows={p.paper_id: str(text_parts.trending_row(p)) for p in ordered},
+    )
+    _check_slots(compiled)
+    return compiled
+
+
+def _check_slots(compiled: CompiledDay) -> None:
+    # A template edit that renames a slot must fail here, at compile time, not per subscriber.
+    expected = {
+        "head and footer": compiled.head.names | compiled.footer.names == _PER_SUBSCRIBER,
+        "trending": compiled.trending.names == {"TRENDING_ROWS"},
+        "see-all": compiled.see_all.names == {"ARCHIVE_URL", "TOTAL"},
+        "cards": all(c.names == {"REASONS"} for c in compiled.cards.values()),
+    }
+    broken = [name for name, ok in expected.items() if not ok]
+    if broken:
+        raise TemplateError(
+            f"digest.mjml.j2 has unexpected %%PF_ slots in {', '.join(broken)}; "
+            "keep the slot names render.py fills"
+        )
+
+
+def _values(digest: SubscriberDigest, top_title: str) -> dict[str, str]:
+    r = digest.recipient
+    parts = _parts()
+    name = one_line(r.name or "")
+    interests = one_line(r.interests)
+    return {
+        "PREVIEW": escape_value(top_title),
+        "GREETING_NAME": " " + escape_value(name) if name else "",
+        "INTRO": parts.intro_picks if digest.picks else parts.intro_none,
+        "EMAIL": escape_value(r.email),
+        "INTERESTS": (
+            parts.interests[0] + escape_value(interests) + parts.interests[1] if interests else ""
+        ),
+        "PREFERENCES_URL": escape_value(r.preferences_url),
+        "FEED_URL": escape_value(r.feed_url),
+        "UNSUBSCRIBE_URL": escape_value(r.unsubscribe_url),
+    }
+
+
+def _size(html: str) -> int:
+    # Every piece is ASCII (see slots.py), so characters are bytes.
+    return len(html)
+
+
+def render_digest(
+    compiled: CompiledDay, digest: SubscriberDigest, *, max_html_bytes: int = MAX_HTML_BYTES
+) -> RenderedMail:
+    """One subscriber's digest (subject, text, HTML) from a compiled day; no MJML runs here."""
+    papers = compiled.papers
+    picks = digest.picks
+    for pick in picks:
+        if pick.paper_id not in papers:
+            raise UnknownPaper(
+                f"paper {pick.paper_id!r} is not in the day {compiled.day.local_date} that was "
+                "compiled; put every paper a subscriber may get into DayView.papers"
+            )
+    picked = {p.paper_id for p in picks}
+    trending = [pid for pid in dict.fromkeys(digest.also_trending) if pid not in picked]
+    for pid in trending:
+        if pid not in papers:
+            raise UnknownPaper(
+                f"also-trending paper {pid!r} is not in the day {compiled.day.local_date}; "
+                "put it into DayView.papers"
+            )
+    top = picks[0].paper_id if picks else (trending[0] if trending else None)
+    top_title = papers[top].title if top else ""
+    values = _values(digest, top_title)
+    reasons_open, reasons_close = _parts().reasons
+    cards = [
+        compiled.cards[p.paper_id].fill(
+            {
+                "REASONS": reasons_open + escape_value("; ".join(p.reasons)) + reasons_close
+                if p.reasons
+                else ""
+            }
+        )
+        for p in picks
+    ]
+    rows = [compiled.trending_rows[pid] for pid in trending]
+    head = compiled.head.fill(values)
+    footer = compiled.footer.fill(values)
+    total = len(cards) + len(rows)
+    html = _assemble(compiled, head, cards, rows, footer, see_all=None)
+    if _size(html) > max_html_bytes:
+        see_all = compiled.see_all.fill(
+            {"ARCHIVE_URL": escape_value(compiled.day.archive_url), "TOTAL": str(total)}
+        )
+        cards, rows = _fit(compiled, head, cards, rows, footer, see_all, max_html_bytes)
+        html = _assemble(compiled, head, cards, rows, footer, see_all=see_all)
+    shown_picks, shown_trending = picks[: len(cards)], trending[: len(rows)]
+    text = _render_text(compiled, digest, shown_picks, shown_trending, total=total)
+    subject = subject_line(
+        compiled.day.list_name,
+        compiled.day.local_date,
+        top_title or None,
+        more=(len(picks) - 1) if picks else (len(trending) - 1),
+        trending_only=not picks,
+    )
+    shown = len(cards) + len(rows)
+    return RenderedMail(
+        subject=subject, text=text, html=html, papers_shown=shown, papers_cut=total - shown
+    )
+
+
+def _assemble(
+    compiled: CompiledDay,
+    head: str,
+    cards: list[str],
+    rows: list[str],
+    footer: str,
+    *,
+    see_all: str | None,
+) -> str:
+    pieces = [head, *cards]
+    if rows:
+        pieces.append(compiled.trending.fill({"TRENDING_ROWS": "\n".join(rows)}))
+    if see_all is not None:
+        pieces.append(see_all)
+    pieces.append(footer)
+    return "".join(pieces)
+
+
+def _fit(
+    compiled: CompiledDay,
+    head: str,
+    cards: list[str],
+    rows: list[str],
+    footer: str,
+    see_all: str,
+    max_html_bytes: int,
+) -> tuple[list[str], list[str]]:
+    """Drop trending rows, then cards, from the end until the HTML fits with the notice."""
+    budget = max_html_bytes - _size(head) - _size(footer) - _size(see_all)
+    frame = _size(compiled.trending.fill({"TRENDING_ROWS": ""}))
+    kept_cards: list[str] = []
+    for card in cards:
+        size = _size(card)
+        if size > budget:
+            return kept_cards, []
+        budget -= size
+        kept_cards.append(card)
+    kept_rows: list[str] = []
+    budget -= frame
+    for row in rows:
+        size = _size(row)
+        if size > budget:
+            break
+        budget -= size
+        kept_rows.append(row)
+    return kept_cards, kept_rows
+
+
+def _render_text(
+    compiled: CompiledDay,
+    digest: SubscriberDigest,
+    picks: tuple[Pick, ...],
+    trending: list[str],
+    *,
+    total: int,
+) -> str:
+    r = digest.recipient
+    name = one_line(r.name or "")
+    return (
+        text_env()
+        .get_template("digest.txt.j2")
+        .render(
+            list_name=compiled.day.list_name,
+            list_address=compiled.day.list_address,
+            date_label=compiled.date_label,
+            greeting_name=f" {name}" if name else "",
+            picks=[
+                {"block": compiled.text_blocks[p.paper_id], "reasons": "; ".join(p.reasons)}
+                for p in picks
+            ],
+            trending=[compiled.text_rows[pid] for pid in trending],
+            cut=len(picks) + len(trending) < total,
+            total=total,
+            archive_url=compiled.day.archive_url,
+            email=r.email,
+            interests=one_line(r.interests),
+            preferences_url=r.preferences_url,
+            feed_url=r.feed_url,
+            unsubscribe_url=r.unsubscribe_url,
+        )
+    )

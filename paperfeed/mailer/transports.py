@@ -1,0 +1,34 @@
+"""Choosing the transport: SMTP when a URL is set, else ``.eml`` files in the outbox folder.
+
+The one place that knows both transports, so callers (``send_due``, the CLI) only pass
+settings. Opening is cheap: no connection is made until the first message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paperfeed.mailer.files import FileTransport
+from paperfeed.mailer.smtp import SmtpTransport, parse_smtp_url
+from paperfeed.mailer.transport import Transport
+
+
+def open_transport(
+    *,
+    smtp_url: str | None,
+    outbox_dir: Path,
+    pool_size: int = 4,
+    rate: float = 0.0,
+    max_attempts: int = 4,
+    error_threshold: int = 20,
+) -> Transport:
+    """An ``SmtpTransport`` for ``smtp_url``, or a ``FileTransport`` writing to ``outbox_dir``."""
+    if not smtp_url:
+        return FileTransport(outbox_dir)
+    return SmtpTransport(
+        parse_smtp_url(smtp_url),
+        pool_size=pool_size,
+        rate=rate,
+        max_attempts=max_attempts,
+        error_threshold=error_threshold,
+    )
