@@ -6,6 +6,7 @@ It is the one place that knows both sides: ``crawler/`` fetches plain records ov
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -97,14 +98,19 @@ def crawl_days(
     policy: RetryPolicy | None = None,
     trending: bool = False,
     on_result: Callable[[DayResult], None] | None = None,
+    today: date | None = None,
+    stop: threading.Event | None = None,
 ) -> CrawlSummary:
     """Fetch each day (and trending if asked) and save it; ``engine=None`` is a dry run."""
     pacer = pacer or Pacer()
     summary = CrawlSummary()
-    today = pacer.clock.now().date()
+    today = today or pacer.clock.now().date()
     # None stands for the trending list, fetched once after the days.
     targets: list[date | None] = [*days, None] if trending else list(days)
     for day in targets:
+        if stop is not None and stop.is_set():  # shutting down: the next crawl resumes
+            log.info("crawl.interrupted", remaining=len(targets) - summary.days)
+            break
         started = pacer.clock.now()
         result = (
             fetch_day(client, day, pacer=pacer, policy=policy, today=today)

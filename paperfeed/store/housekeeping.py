@@ -1,0 +1,29 @@
+"""Keeping the database small and its planner informed: old crawl logs, statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, func, text
+from sqlmodel import Session, col, select
+
+from paperfeed.store.models import CrawlRun
+
+
+def prune_crawl_runs(session: Session, *, now: datetime, keep: timedelta) -> int:
+    """Delete crawl log rows older than ``keep``; the papers and listings stay."""
+    result = session.execute(delete(CrawlRun).where(col(CrawlRun.started_at) < now - keep))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def last_crawl_started(session: Session) -> datetime | None:
+    """When the newest crawl run started, if any."""
+    return session.exec(select(func.max(col(CrawlRun.started_at)))).first()
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the query planner's statistics (SQLite: PRAGMA optimize; PostgreSQL: ANALYZE)."""
+    statement = "PRAGMA optimize" if engine.dialect.name == "sqlite" else "ANALYZE"
+    with engine.connect() as connection:
+        connection.execute(text(statement))
+        connection.commit()
