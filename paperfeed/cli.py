@@ -7,13 +7,17 @@ the traceback.
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import os
+import signal
+import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,7 +26,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from typer.core import TyperGroup
 
-from paperfeed import __version__
+from paperfeed import __version__, daemon
 from paperfeed.config import Settings, load_settings
 from paperfeed.corpus import CorpusCache, to_document
 from paperfeed.crawl_job import crawl_days, due_days, pacer_for, policy_for
@@ -31,9 +35,16 @@ from paperfeed.crawler.fetch import describe
 from paperfeed.crawler.records import DayResult
 from paperfeed.crawler.window import backfill_days, crawl_window
 from paperfeed.digest import EditionPolicy, compose_due
-from paperfeed.errors import AlreadySubscribed, InputError, NotBuiltYet, PaperfeedError
+from paperfeed.errors import AlreadySubscribed, InputError, PaperfeedError
+from paperfeed.feeds.export import export_feeds
 from paperfeed.logs import configure_logging
+from paperfeed.mailer.outbox import SendSummary
+from paperfeed.mailer.preview import TestSend, preview_digest, send_test, write_preview
+from paperfeed.mailer.transport import Outcome
+from paperfeed.mailer.worker import run_worker, send_once, transport_for
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.scheduler import Jobs
+from paperfeed.scheduler import tick as run_tick
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.models import Frequency
@@ -125,10 +136,6 @@ def _store(*, migrated: bool = True) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _not_built(what: str, issue: str) -> NoReturn:
-    raise NotBuiltYet(f"`paperfeed {what}` is not built yet (it lands with the {issue} issue)")
-
-
 # --- the service -------------------------------------------------------------------------
 
 
@@ -138,7 +145,16 @@ def run(
     port: Annotated[int, typer.Option(help="Port the web app listens on.")] = 8000,
 ) -> None:
     """Run the daemon: the scheduler (crawl, compose, send) and the web app in one process."""
-    _not_built("run", "Scheduler")
+    settings = _settings()
+    configure_logging(settings.log_level)
+    with _store() as engine:
+        err.print(
+            f"paperfeed {__version__}: web on http://{host}:{port}, scheduler on "
+            f"{engine.url.get_backend_name()}; stop with Ctrl-C or SIGTERM",
+            highlight=False,
+        )
+        daemon.serve(settings, engine, host=host, port=port, jobs=Jobs(settings, engine))
+    out.print("paperfeed stopped", highlight=False)
 
 
 @app.command()
@@ -147,19 +163,56 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the web app only: subscribe, preferences, archive, feeds."""
-    _not_built("serve", "Feeds and web")
+    settings = _settings()
+    configure_logging(settings.log_level)
+    with _store() as engine:
+        err.print(f"paperfeed {__version__}: web on http://{host}:{port}", highlight=False)
+        daemon.serve(settings, engine, host=host, port=port)
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    idle: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to sleep when the outbox is empty.")
+    ] = 5.0,
+) -> None:
     """Drain the outbox until stopped; run several on PostgreSQL for more throughput."""
-    _not_built("worker", "Mailer")
+    settings = _settings()
+    configure_logging(settings.log_level)
+
+    async def drain(engine: Engine) -> SendSummary:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # SIGTERM (systemd, docker stop) and SIGINT finish the batch in flight, then exit 0.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        return await run_worker(
+            engine,
+            settings,
+            transport_factory=lambda: transport_for(settings),
+            now=_now,
+            worker=_worker_name(),
+            stop=stop,
+            idle_seconds=idle,
+        )
+
+    with _store() as engine:
+        totals = asyncio.run(drain(engine))
+    out.print(f"worker stopped: {totals.line()}", highlight=False, soft_wrap=True)
 
 
 @app.command()
-def tick() -> None:
+def tick(
+    housekeeping: Annotated[
+        bool, typer.Option("--housekeeping", help="Also prune logs and refresh statistics.")
+    ] = False,
+) -> None:
     """Run every due job once (crawl, compose, send), for cron or systemd timers."""
-    _not_built("tick", "Scheduler")
+    settings = _settings()
+    configure_logging(settings.log_level)
+    with _store() as engine:
+        summary = run_tick(Jobs(settings, engine), housekeeping=housekeeping)
+    out.print(summary.line(), highlight=False)
 
 
 def _day(value: str, option: str) -> date:
@@ -258,23 +311,120 @@ def compose(
 
 @app.command()
 def send(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render, send nothing.")] = False,
-    test_to: Annotated[str | None, typer.Option(help="Send one digest to this address.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render everything due, send and mark nothing.")
+    ] = False,
+    test_to: Annotated[
+        str | None,
+        typer.Option(
+            help="Send the newest edition (of --only EMAIL, else of anyone) to this address; "
+            "no delivery changes."
+        ),
+    ] = None,
+    only: Annotated[str | None, typer.Option(help="Only this subscriber's deliveries.")] = None,
 ) -> None:
-    """Send the pending deliveries in the outbox."""
-    _not_built("send", "Mailer")
+    """Send the pending deliveries in the outbox, in one pass."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if test_to is not None and dry_run:
+        raise InputError("--test-to sends one mail and --dry-run sends none; use one of them")
+    with _store() as engine:
+        if test_to is not None:
+            _send_test(engine, settings, test_to, only)
+            return
+        summary = _send_pass(engine, settings, dry_run=dry_run, only=only)
+    out.print(summary.line(), highlight=False, soft_wrap=True)
+    if summary.paused_reason:
+        err.print(f"[bold red]paused:[/] {summary.paused_reason}", highlight=False, soft_wrap=True)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[-64:]
+
+
+def _send_pass(
+    engine: Engine, settings: Settings, *, dry_run: bool, only: str | None
+) -> SendSummary:
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("dry run" if dry_run else "sending", total=None)
+
+        def report(summary: SendSummary, total: int) -> None:
+            bar.update(task, total=total, completed=summary.done)
+
+        return send_once(
+            engine,
+            settings,
+            now=_now,
+            worker=_worker_name(),
+            only=only,
+            dry_run=dry_run,
+            progress=report,
+        )
+
+
+def _send_test(engine: Engine, settings: Settings, to: str, only: str | None) -> None:
+    async def one() -> TestSend:
+        transport = transport_for(settings)
+        try:
+            return await send_test(
+                engine, settings, transport=transport, to=to, now=_now(), email=only
+            )
+        finally:
+            await transport.aclose()
+
+    sent = asyncio.run(one())
+    what = f"{sent.edition.email}'s edition of {sent.edition.local_date}"
+    if sent.result.outcome is not Outcome.ACCEPTED:
+        err.print(
+            f"[bold red]not sent:[/] {what} to {sent.to}: {sent.result.outcome} "
+            f"{sent.result.code or ''} {sent.result.detail}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    out.print(f"sent {what} to {sent.to} as {sent.message_id}", highlight=False, soft_wrap=True)
 
 
 @app.command()
 def preview(
     subscriber: Annotated[str, typer.Option(help="Address whose digest to render.")],
-    date: Annotated[str | None, typer.Option(help="Local date of the edition.")] = None,
+    date: Annotated[
+        str | None, typer.Option(help="Local date of the edition (default: their newest).")
+    ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the HTML and text.")] = Path(
         "."
     ),
+    open_it: Annotated[
+        bool, typer.Option("--open", help="Open the HTML in a browser afterwards.")
+    ] = False,
 ) -> None:
-    """Render a subscriber's digest to files without sending it."""
-    _not_built("preview", "Mailer")
+    """Render a subscriber's digest to files without sending it.
+
+    With no edition for the date (or none at all), it shows what compose would pick today,
+    composed in a transaction that is rolled back.
+    """
+    settings = _settings()
+    configure_logging(settings.log_level)
+    with _store() as engine:
+        shown = preview_digest(
+            engine,
+            settings,
+            email=subscriber,
+            now=_now(),
+            local_date=_day(date, "--date") if date else None,
+        )
+    html, text = write_preview(shown, out_dir)
+    how = " (composed for this preview, not stored)" if shown.composed_for_preview else ""
+    out.print(
+        f"{shown.email}, {shown.local_date}: {shown.papers} papers{how}\n"
+        f"wrote {html}\nwrote {text}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if open_it:
+        typer.launch(str(html.resolve()))
 
 
 @app.command()
@@ -317,8 +467,11 @@ def rank(
 
 @feeds_app.command("export")
 def feeds_export(directory: Annotated[Path, typer.Argument(help="Folder to write to.")]) -> None:
-    """Write the public feeds as static files."""
-    _not_built("feeds export", "Feeds and web")
+    """Write the public feeds (daily RSS and Atom) as static files."""
+    settings = _settings()
+    with _store() as engine:
+        written = export_feeds(settings, directory, engine=engine)
+    out.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False, soft_wrap=True)
 
 
 # --- database ----------------------------------------------------------------------------

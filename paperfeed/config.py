@@ -147,6 +147,26 @@ class Settings(BaseSettings):
     weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon", description="Local weekday weekly subscribers get their edition on."
     )
+    feed_days: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=7, description="Newest settled days the daily and topic feeds cover."
+    )
+    feed_max_items: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=100, description="Most items one feed holds."
+    )
+    feed_check_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=5.0,
+        description="Seconds a built feed is served before the store is asked whether it changed.",
+    )
+    confirm_hours: Annotated[int, Field(ge=1, le=720)] = Field(
+        default=48,
+        description="Hours a confirmation link works; unconfirmed sign-ups are deleted after it.",
+    )
+    subscribe_per_ip_per_hour: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=10, description="Sign-up requests one IP address may make per hour."
+    )
+    subscribe_per_address_per_hour: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=3, description="Confirmation mails one email address may be sent per hour."
+    )
     log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
 
     @field_validator("public_url", "hf_base_url")

@@ -53,5 +53,5 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         root.addHandler(handler)
     root.setLevel(numeric)
     # Each request and migration step at INFO would drown the lines that matter.
-    for chatty in ("httpx", "httpcore", "alembic"):
+    for chatty in ("httpx", "httpcore", "alembic", "apscheduler"):
         logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))

@@ -9,6 +9,7 @@ lock beside the database; both vanish with the process, so a standby takes over.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import zlib
@@ -31,8 +32,10 @@ from paperfeed.corpus import CorpusCache
 from paperfeed.crawl_job import crawl_days, due_days, pacer_for, policy_for
 from paperfeed.crawler.client import make_client
 from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.mailer.worker import send_once
 from paperfeed.store.db import session_scope
 from paperfeed.store.housekeeping import analyze, last_crawl_started, prune_crawl_runs
+from paperfeed.store.web_queries import expire_pending
 
 log = structlog.get_logger("paperfeed.scheduler")
 
@@ -57,7 +60,6 @@ class Jobs:
     engine: Engine
     now: Clock = utc_now
     corpus: CorpusCache = field(default_factory=CorpusCache)
-    send: Callable[[], object] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
     def crawl(self) -> None:
@@ -87,16 +89,22 @@ class Jobs:
         )
 
     def deliver(self) -> None:
-        """Drain the outbox (once the mailer's sender is wired in)."""
-        if self.send is not None:
-            self.send()
+        """Drain the outbox: claim, render, send, mark, batch after batch."""
+        summary = send_once(
+            self.engine, self.settings, now=self.now, worker=f"scheduler-{os.getpid()}"
+        )
+        log.info("send.done", summary=summary.line())
 
     def housekeeping(self) -> None:
-        """Prune old crawl logs and refresh the planner's statistics."""
+        """Expire unconfirmed sign-ups, prune old crawl logs, refresh planner statistics."""
+        now = self.now()
         with session_scope(self.engine) as session:
-            pruned = prune_crawl_runs(session, now=self.now(), keep=KEEP_CRAWL_LOGS)
+            expired = expire_pending(
+                session, now=now, older_than=timedelta(hours=self.settings.confirm_hours)
+            )
+            pruned = prune_crawl_runs(session, now=now, keep=KEEP_CRAWL_LOGS)
         analyze(self.engine)
-        log.info("housekeeping.done", crawl_runs_pruned=pruned)
+        log.info("housekeeping.done", signups_expired=expired, crawl_runs_pruned=pruned)
 
     def crawl_is_due(self) -> bool:
         """Whether the crawl schedule fired since the last crawl started (for cron mode)."""
@@ -146,6 +154,7 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
         _guarded("crawl", jobs.crawl),
         CronTrigger.from_crontab(settings.crawl_schedule, timezone=UTC),
         id="crawl",
+        name="crawl",
         **options,
         next_run_time=start,
     )
@@ -153,6 +162,7 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
         _guarded("compose", jobs.compose),
         IntervalTrigger(minutes=settings.compose_interval_minutes, timezone=UTC),
         id="compose",
+        name="compose",
         **options,
         next_run_time=start + timedelta(seconds=30),
     )
@@ -160,6 +170,7 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
         _guarded("send", jobs.deliver),
         IntervalTrigger(minutes=settings.send_interval_minutes, timezone=UTC),
         id="send",
+        name="send",
         **options,
         next_run_time=start + timedelta(seconds=45),
     )
@@ -167,6 +178,7 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
         _guarded("housekeeping", jobs.housekeeping),
         CronTrigger(hour=3, minute=17, timezone=UTC),
         id="housekeeping",
+        name="housekeeping",
         **options,
     )
     return scheduler
@@ -275,8 +287,7 @@ def tick(jobs: Jobs, *, housekeeping: bool = False) -> TickSummary:
     jobs.compose()
     summary.ran.append("compose")
     jobs.deliver()
-    if jobs.send is not None:
-        summary.ran.append("send")
+    summary.ran.append("send")
     if housekeeping:
         jobs.housekeeping()
         summary.ran.append("housekeeping")

@@ -39,6 +39,7 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"  # the subscriber stopped receiving between compose and send
 
 
 class CrawlStatus(StrEnum):

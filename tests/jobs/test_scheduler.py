@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import stamina
@@ -17,7 +18,7 @@ from sqlmodel import select
 from paperfeed.config import Settings
 from paperfeed.scheduler import Jobs, LeaderLock, build_scheduler, run_scheduler, tick
 from paperfeed.store.db import session_scope
-from paperfeed.store.models import CrawlRun, Edition
+from paperfeed.store.models import CrawlRun, Delivery, Edition, Subscriber
 from paperfeed.store.subscribers import create_subscriber
 
 
@@ -90,10 +91,13 @@ def test_a_tick_crawls_composes_and_a_second_tick_adds_nothing(
         jobs = Jobs(settings, engine, now=lambda: now)
         first = tick(jobs)
         second = tick(jobs)
-    assert first.ran == ["crawl", "compose"]
-    assert second.ran == ["compose"]
+    assert first.ran == ["crawl", "compose", "send"]
+    assert second.ran == ["compose", "send"]
     with session_scope(engine) as session:
         assert session.exec(select(func.count()).select_from(Edition)).one() == 1
+        delivery = session.exec(select(Delivery)).one()
+    assert delivery.status == "sent"
+    assert len(list(Path(f"{tmp_path}/var/outbox").glob("*.eml"))) == 1
 
 
 def test_the_scheduler_stops_within_seconds_even_mid_crawl(
@@ -116,3 +120,39 @@ def test_the_scheduler_stops_within_seconds_even_mid_crawl(
         worker.join(timeout=30)
         assert not worker.is_alive()
         assert time.monotonic() - started < 10
+
+
+def test_housekeeping_expires_unconfirmed_signups_and_old_crawl_logs(
+    settings: Settings, engine: Engine
+) -> None:
+    now = datetime(2026, 9, 28, 3, 17, tzinfo=UTC)
+    with session_scope(engine) as session:
+        create_subscriber(
+            session, email="old@example.com", interests="x", now=now - timedelta(days=3)
+        )
+        create_subscriber(
+            session, email="new@example.com", interests="x", now=now - timedelta(hours=1)
+        )
+        create_subscriber(
+            session,
+            email="kept@example.com",
+            interests="x",
+            now=now - timedelta(days=9),
+            confirmed=True,
+        )
+        session.add(
+            CrawlRun(
+                listing_date=date(2026, 5, 1), started_at=now - timedelta(days=120), status="ok"
+            )
+        )
+        session.add(
+            CrawlRun(
+                listing_date=date(2026, 9, 27), started_at=now - timedelta(days=1), status="ok"
+            )
+        )
+    Jobs(settings, engine, now=lambda: now).housekeeping()
+    with session_scope(engine) as session:
+        emails = {s.email for s in session.exec(select(Subscriber))}
+        runs = session.exec(select(func.count()).select_from(CrawlRun)).one()
+    assert emails == {"new@example.com", "kept@example.com"}
+    assert runs == 1

@@ -1,0 +1,79 @@
+"""RSS 2.0 and Atom documents from feed items, with feedgen, one build at a time.
+
+feedgen formats RSS dates by switching the whole process's locale to C and back
+(``feedgen.util.formatRFC2822``), which races with any other thread doing the same; every
+build therefore holds one lock. Builds are deterministic: every date comes from the data, so
+the same papers give the same bytes (and the same ETag) in any process.
+Knows nothing of the database or HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from feedgen.feed import FeedGenerator
+
+from paperfeed.feeds.items import FeedItem, xml_text
+
+FeedFormat = Literal["rss", "atom"]
+FORMATS: tuple[FeedFormat, ...] = ("rss", "atom")
+MEDIA_TYPES: dict[FeedFormat, str] = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+}
+_BUILD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMeta:
+    """A feed's channel: its title, what it is, the site, its own absolute URL, last change."""
+
+    title: str
+    description: str
+    site_url: str
+    self_url: str
+    updated: datetime
+    author: str
+
+
+def render_feed(meta: FeedMeta, items: Sequence[FeedItem], fmt: FeedFormat) -> bytes:
+    """The feed as UTF-8 XML bytes, items in the given order."""
+    if meta.updated.tzinfo is None:
+        raise ValueError(f"feed updated {meta.updated.isoformat()} has no time zone")
+    with _BUILD_LOCK:
+        feed = FeedGenerator()
+        if fmt == "rss":
+            # dc:creator carries authors in RSS, whose <author> must be an email address.
+            feed.load_extension("dc", atom=False, rss=True)
+        feed.id(meta.self_url)
+        feed.title(xml_text(meta.title))
+        feed.description(xml_text(meta.description))
+        feed.subtitle(xml_text(meta.description))
+        feed.author({"name": xml_text(meta.author)})
+        # feedgen's RSS <link> is the last link added: the site, with the self link before it.
+        feed.link(href=meta.self_url, rel="self")
+        feed.link(href=meta.site_url, rel="alternate")
+        feed.language("en")
+        feed.updated(meta.updated)
+        feed.lastBuildDate(meta.updated)
+        for item in items:
+            entry = feed.add_entry(order="append")
+            entry.guid(item.url, permalink=True)
+            entry.title(item.title)
+            entry.link(href=item.url, rel="alternate")
+            entry.published(item.published)
+            entry.updated(item.published)
+            if fmt == "rss":
+                entry.description(item.html)
+                if item.authors:
+                    entry.dc.dc_creator(list(item.authors))
+            else:
+                entry.content(item.html, type="html")
+                if item.authors:
+                    entry.author([{"name": name} for name in item.authors])
+        body: bytes = feed.rss_str() if fmt == "rss" else feed.atom_str()
+    return body

@@ -1,0 +1,201 @@
+"""The three feeds over the store: daily trending, a subscriber's own, and a topic query.
+
+Each feed is read from the store (and, for topics, ranked with the interest language), built
+once per change of its source and kept in a ``FeedCache``. Methods block (SQL, ranking,
+feedgen): the web app calls them from a worker thread, ``export_feeds`` directly.
+Knows nothing of HTTP; a topic query that matches nothing raises ``InputError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.corpus import CorpusCache, to_document
+from paperfeed.errors import InputError
+from paperfeed.feeds.cache import CachedFeed, FeedCache
+from paperfeed.feeds.documents import MEDIA_TYPES, FeedFormat, FeedMeta, render_feed
+from paperfeed.feeds.items import FeedItem, edition_item, listed_item
+from paperfeed.ranking.interests import parse_interests
+from paperfeed.store.db import session_scope
+from paperfeed.store.models import SubscriberStatus
+from paperfeed.store.subscribers import find_by_token
+from paperfeed.store.web_queries import (
+    edition_entries,
+    edition_version,
+    feed_pool_version,
+    newest_settled_papers,
+)
+
+# Before anything was crawled a feed still needs an "updated" date; this one never moves.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_TOPIC_CHARS = 1_000
+# Papers a topic query is ranked over: every paper of the feed's days, at most this many.
+TOPIC_POOL = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """What the feeds are built with, from settings."""
+
+    public_url: str
+    list_name: str
+    days: int
+    max_items: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeedOptions:
+        """The options the settings describe."""
+        return cls(
+            public_url=settings.public_url,
+            list_name=settings.list_name,
+            days=settings.feed_days,
+            max_items=settings.feed_max_items,
+        )
+
+
+def feed_path(name: str, fmt: FeedFormat) -> str:
+    """The path a public feed is served at, e.g. ``/feeds/daily.rss``."""
+    return f"/feeds/{name}.{fmt}"
+
+
+class FeedService:
+    """Builds and caches feeds for one store; one per process."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        options: FeedOptions,
+        *,
+        cache: FeedCache | None = None,
+        corpus: CorpusCache | None = None,
+    ) -> None:
+        self.engine = engine
+        self.options = options
+        self.cache = cache or FeedCache()
+        self.corpus = corpus or CorpusCache()
+
+    def daily(self, fmt: FeedFormat) -> CachedFeed:
+        """The settled days' papers, newest day first, most upvoted first within a day."""
+        with session_scope(self.engine) as session:
+            version = feed_pool_version(session)
+            return self.cache.get(
+                ("daily", fmt),
+                version=version,
+                last_modified=version[0] or EPOCH,
+                media_type=MEDIA_TYPES[fmt],
+                build=lambda: self._render(
+                    title=f"{self.options.list_name}: trending papers",
+                    description="The day's trending papers on Hugging Face Daily Papers, "
+                    "newest day first, most upvoted first.",
+                    self_url=self.options.public_url + feed_path("daily", fmt),
+                    items=[
+                        listed_item(p)
+                        for p in newest_settled_papers(
+                            session, days=self.options.days, limit=self.options.max_items
+                        )
+                    ],
+                    fmt=fmt,
+                ),
+            )
+
+    def topic(self, query: str, fmt: FeedFormat) -> CachedFeed:
+        """Papers of the feed's days that match ``query`` (the interest language), best first."""
+        query = query.strip()
+        if not query or len(query) > MAX_TOPIC_CHARS:
+            raise InputError(
+                f"the topic query is {len(query)} characters; give 1 to {MAX_TOPIC_CHARS}, "
+                'e.g. ?q="speculative decoding" -vision'
+            )
+        interests = parse_interests(query)
+        if interests.empty:
+            raise InputError(
+                f"the topic query {query[:80]!r} has nothing to match: "
+                + "; ".join(interests.describe())
+            )
+        with session_scope(self.engine) as session:
+            version = feed_pool_version(session)
+
+            def build() -> bytes:
+                pool = newest_settled_papers(session, days=self.options.days, limit=TOPIC_POOL)
+                items: list[tuple[FeedItem, float]] = []
+                if pool:
+                    ranker = self.corpus.ranker(self.engine)
+                    index = ranker.index_day(
+                        [to_document(p.paper, upvotes=p.upvotes) for p in pool]
+                    )
+                    by_id = {p.paper.arxiv_id: p for p in pool}
+                    for scored in ranker.rank(index, [interests], top_k=len(pool))[0]:
+                        items.append(
+                            (
+                                listed_item(by_id[scored.paper_id], reasons=scored.reasons),
+                                scored.score,
+                            )
+                        )
+                # Newest day first like every feed; the best match first within a day.
+                items.sort(key=lambda pair: (-pair[0].published.timestamp(), -pair[1]))
+                return self._render(
+                    title=f"{self.options.list_name}: {query[:80]}",
+                    description=f"Trending papers matching {query[:200]}",
+                    self_url=self.options.public_url
+                    + feed_path("topic", fmt)
+                    + "?q="
+                    + quote(query, safe=""),
+                    items=[item for item, _ in items[: self.options.max_items]],
+                    fmt=fmt,
+                )
+
+            return self.cache.get(
+                ("topic", query, fmt),
+                version=version,
+                last_modified=version[0] or EPOCH,
+                media_type=MEDIA_TYPES[fmt],
+                build=build,
+            )
+
+    def personal(self, token: str, fmt: FeedFormat) -> CachedFeed | None:
+        """The papers chosen for the subscriber with this token, newest edition first."""
+        key: Hashable = ("u", token, fmt)
+        with session_scope(self.engine) as session:
+            subscriber = find_by_token(session, token)
+            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
+                self.cache.forget(key)
+                return None
+            subscriber_id = subscriber.id or 0
+            newest, count, created = edition_version(session, subscriber_id)
+            return self.cache.get(
+                key,
+                version=(newest, count),
+                last_modified=created or subscriber.created_at,
+                media_type=MEDIA_TYPES[fmt],
+                build=lambda: self._render(
+                    title=f"{self.options.list_name}: your papers",
+                    description="The papers chosen for you, newest edition first, with reasons.",
+                    self_url=f"{self.options.public_url}/feeds/u/{token}.{fmt}",
+                    items=[
+                        edition_item(e)
+                        for e in edition_entries(
+                            session, subscriber_id, limit=self.options.max_items
+                        )
+                    ],
+                    fmt=fmt,
+                ),
+            )
+
+    def _render(
+        self, *, title: str, description: str, self_url: str, items: list[FeedItem], fmt: FeedFormat
+    ) -> bytes:
+        meta = FeedMeta(
+            title=title,
+            description=description,
+            site_url=self.options.public_url + "/",
+            self_url=self_url,
+            updated=max((item.published for item in items), default=EPOCH),
+            author=self.options.list_name,
+        )
+        return render_feed(meta, items, fmt)

@@ -1,0 +1,79 @@
+"""What the health check and the metrics read: counts by status, last crawl and send, latency.
+
+Read-only aggregate queries, cheap enough to run on every scrape. Knows nothing of HTTP or the
+Prometheus format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from paperfeed.store.models import CrawlRun, Delivery, DeliveryStatus, Edition, Paper, Subscriber
+
+# Latency is computed from this many of the newest sent deliveries, so a scrape stays cheap.
+LATENCY_SAMPLE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """Totals for the metrics page."""
+
+    papers: int
+    crawl_runs: dict[str, int] = field(default_factory=dict)
+    editions: int = 0
+    deliveries: dict[str, int] = field(default_factory=dict)
+    subscribers: dict[str, int] = field(default_factory=dict)
+    send_latencies: tuple[float, ...] = ()
+    last_crawl_at: datetime | None = None
+    last_send_at: datetime | None = None
+
+
+def last_crawl_at(session: Session) -> datetime | None:
+    """When the newest crawl run finished (any outcome)."""
+    return _aware(session.exec(select(func.max(CrawlRun.finished_at))).one())
+
+
+def last_send_at(session: Session) -> datetime | None:
+    """When a digest was last accepted by the mail server."""
+    return _aware(session.exec(select(func.max(Delivery.sent_at))).one())
+
+
+def store_counts(session: Session, *, now: datetime, window: timedelta) -> StoreCounts:
+    """Everything /metrics shows; latencies are of deliveries sent within ``window``."""
+    latency_rows = session.exec(
+        select(col(Delivery.created_at), col(Delivery.sent_at))
+        .where(col(Delivery.status) == DeliveryStatus.SENT, col(Delivery.sent_at) >= now - window)
+        .order_by(col(Delivery.sent_at).desc())
+        .limit(LATENCY_SAMPLE)
+    ).all()
+    return StoreCounts(
+        papers=int(session.exec(select(func.count()).select_from(Paper)).one()),
+        crawl_runs=_by_status(session, CrawlRun),
+        editions=int(session.exec(select(func.count()).select_from(Edition)).one()),
+        deliveries=_by_status(session, Delivery),
+        subscribers=_by_status(session, Subscriber),
+        send_latencies=tuple(
+            max(0.0, (sent - created).total_seconds())
+            for created, sent in latency_rows
+            if sent is not None
+        ),
+        last_crawl_at=last_crawl_at(session),
+        last_send_at=last_send_at(session),
+    )
+
+
+def _by_status(session: Session, table: type[CrawlRun | Delivery | Subscriber]) -> dict[str, int]:
+    rows = session.exec(select(col(table.status), func.count()).group_by(col(table.status))).all()
+    return {str(status): int(count) for status, count in rows}
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # aggregates bypass the column type on SQLite
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,106 @@
+"""Reading in the browser: one day's list (the archive) and one edition of a subscriber.
+
+``/archive/{date}`` is public; ``/e/{token}/{edition}`` shows an edition only to the link's
+owner (it is the "see all N papers" target of a clipped mail). Read-only.
+Knows nothing of forms or feeds.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from paperfeed.store.db import session_scope
+from paperfeed.store.models import SubscriberStatus
+from paperfeed.store.papers import latest_listing_day, papers_on
+from paperfeed.store.subscribers import find_by_token
+from paperfeed.store.web_queries import edition_entries, listing_days
+from paperfeed.web.cards import paper_card
+from paperfeed.web.links import archive_url, preferences_url
+from paperfeed.web.pages import PageError, render
+from paperfeed.web.state import AppState, AppStateDep
+
+router = APIRouter()
+
+
+@router.get("/archive")
+async def latest_archive(state: AppStateDep) -> Response:
+    """The newest day's list."""
+
+    def newest() -> date | None:
+        with session_scope(state.engine) as session:
+            return latest_listing_day(session)
+
+    day = await run_in_threadpool(newest)
+    if day is None:
+        raise PageError(404, "No day has been crawled yet; come back tomorrow.")
+    return RedirectResponse(archive_url(state.public_url, day), 307)
+
+
+@router.get("/archive/{day}", response_class=HTMLResponse)
+async def archive(request: Request, day: str, state: AppStateDep) -> HTMLResponse:
+    """One day's papers, most upvoted first, with links to the days around it."""
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError as exc:
+        raise PageError(400, f"{day[:40]!r} is not a date; use YYYY-MM-DD.") from exc
+    return await run_in_threadpool(_archive, request, state, wanted)
+
+
+def _archive(request: Request, state: AppState, day: date) -> HTMLResponse:
+    with session_scope(state.engine) as session:
+        rows = papers_on(session, day)
+        days = listing_days(session)
+    if not rows:
+        raise PageError(404, f"There is no list for {day.isoformat()} (no papers on weekends).")
+    rows.sort(key=lambda pair: (-pair[1].upvotes, pair[1].rank))
+    older = [d for d in days if d < day]
+    newer = [d for d in days if d > day]
+    return render(
+        request,
+        state,
+        "archive.html.j2",
+        {
+            "day": day,
+            "papers": [paper_card(p, upvotes=li.upvotes, comments=li.comments) for p, li in rows],
+            "older": archive_url(state.public_url, older[0]) if older else None,
+            "newer": archive_url(state.public_url, newer[-1]) if newer else None,
+        },
+    )
+
+
+@router.get("/e/{token}/{edition_id}", response_class=HTMLResponse)
+async def edition(
+    request: Request, token: str, edition_id: int, state: AppStateDep
+) -> HTMLResponse:
+    """One edition with every paper, reasons included."""
+    return await run_in_threadpool(_edition, request, state, token, edition_id)
+
+
+def _edition(request: Request, state: AppState, token: str, edition_id: int) -> HTMLResponse:
+    with session_scope(state.engine) as session:
+        subscriber = find_by_token(session, token)
+        if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
+            entries = []
+        else:
+            entries = edition_entries(session, subscriber.id or 0, edition_id=edition_id)
+    if not entries:
+        raise PageError(404, "There is no such edition for this link.", title="Unknown edition")
+    cards = [
+        paper_card(e.paper, upvotes=e.upvotes, reasons=e.reasons, section=e.section)
+        for e in entries
+    ]
+    return render(
+        request,
+        state,
+        "edition.html.j2",
+        {
+            "day": entries[0].local_date,
+            "matched": [c for c in cards if c.section != "trending"],
+            "trending": [c for c in cards if c.section == "trending"],
+            "preferences": preferences_url(state.public_url, token),
+        },
+    )

@@ -1,0 +1,224 @@
+"""A subscriber's own pages: preferences with a live preview, deleting their data, leaving.
+
+The token in the URL is the key (256 random bits, looked up in constant time); forms also
+carry the CSRF token. Unsubscribing follows RFC 8058: ``POST /unsubscribe/{token}`` with
+``List-Unsubscribe=One-Click`` (form-urlencoded or multipart) answers 200 with no redirect
+and needs no cookie; doing it twice is harmless. Its GET only shows a button.
+Knows nothing of sign-up or feeds beyond linking to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from paperfeed.digest import EditionPolicy
+from paperfeed.errors import InputError
+from paperfeed.store.db import session_scope
+from paperfeed.store.models import Frequency, Subscriber, SubscriberStatus
+from paperfeed.store.subscribers import find_by_token, remove_subscriber
+from paperfeed.store.web_queries import reactivate, unsubscribe_now, update_preferences
+from paperfeed.web.forms import INTEREST_EXAMPLES, interests_field, read_preferences
+from paperfeed.web.links import personal_feed_url, preferences_url
+from paperfeed.web.pages import PageError, check_form, render
+from paperfeed.web.preview import preview_digest
+from paperfeed.web.signup import time_zones
+from paperfeed.web.state import AppState, AppStateDep
+
+router = APIRouter()
+NOT_FOUND = (
+    "No subscription has this link. It may have been deleted, or the link was cut short: "
+    "copy the whole link from one of our mails."
+)
+
+
+def _subscriber(state: AppState, token: str) -> Subscriber:
+    with session_scope(state.engine) as session:
+        subscriber = find_by_token(session, token)
+    if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
+        # A pending sign-up has no pages yet: its token is only revealed by confirming.
+        raise PageError(404, NOT_FOUND, title="Unknown link")
+    return subscriber
+
+
+def _preferences(
+    request: Request,
+    state: AppState,
+    token: str,
+    *,
+    interests: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    subscriber = _subscriber(state, token)
+    text = subscriber.interests if interests is None else interests
+    preview = preview_digest(
+        state.engine,
+        state.corpus,
+        interests=text,
+        now=state.clock(),
+        policy=EditionPolicy.from_settings(state.settings),
+        subscriber_id=subscriber.id,
+        max_papers=subscriber.max_papers,
+    )
+    context: dict[str, Any] = {
+        "subscriber": subscriber,
+        "token": token,
+        "interests": text,
+        "preview": preview,
+        "error": error,
+        "saved": request.query_params.get("saved") == "1",
+        "welcome": request.query_params.get("welcome") == "1",
+        "time_zones": time_zones(),
+        "frequencies": (Frequency.DAILY, Frequency.WEEKLY, Frequency.OFF),
+        "examples": INTEREST_EXAMPLES,
+        "feed_rss": personal_feed_url(state.public_url, token, "rss"),
+        "feed_atom": personal_feed_url(state.public_url, token, "atom"),
+    }
+    return render(request, state, "preferences.html.j2", context, status=status, forms=True)
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+async def preferences(request: Request, token: str, state: AppStateDep) -> HTMLResponse:
+    """The preferences page: interests as understood, a preview, schedule, feeds, delete."""
+    return await run_in_threadpool(_preferences, request, state, token)
+
+
+@router.get("/u/{token}/preview", response_class=HTMLResponse)
+async def preview(request: Request, token: str, state: AppStateDep) -> HTMLResponse:
+    """The preview for typed (unsaved) interests; ``fragment=1`` for the live update."""
+    interests = interests_field(request.query_params)
+    if request.query_params.get("fragment") != "1":
+        return await run_in_threadpool(
+            lambda: _preferences(request, state, token, interests=interests)
+        )
+
+    def fragment() -> HTMLResponse:
+        subscriber = _subscriber(state, token)
+        result = preview_digest(
+            state.engine,
+            state.corpus,
+            interests=interests,
+            now=state.clock(),
+            policy=EditionPolicy.from_settings(state.settings),
+            subscriber_id=subscriber.id,
+            max_papers=subscriber.max_papers,
+        )
+        return render(request, state, "_preview.html.j2", {"preview": result})
+
+    return await run_in_threadpool(fragment)
+
+
+@router.post("/u/{token}", response_class=HTMLResponse)
+async def save_preferences(request: Request, token: str, state: AppStateDep) -> Response:
+    """Save the preferences form; errors show the page again with the text kept."""
+    form = await request.form()
+    check_form(request, state, form)
+    try:
+        data = read_preferences(form)
+    except InputError as exc:
+        raw = form.get("interests")
+        kept = raw if isinstance(raw, str) and "\x00" not in raw else None
+        error = str(exc)
+        return await run_in_threadpool(
+            lambda: _preferences(request, state, token, interests=kept, error=error, status=400)
+        )
+
+    def save() -> None:
+        with session_scope(state.engine) as session:
+            subscriber = find_by_token(session, token)
+            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
+                raise PageError(404, NOT_FOUND, title="Unknown link")
+            update_preferences(
+                session,
+                subscriber,
+                interests=data.interests,
+                timezone=data.timezone,
+                send_hour=data.send_hour,
+                frequency=data.frequency,
+                paused=data.paused,
+                now=state.clock(),
+            )
+
+    await run_in_threadpool(save)
+    return RedirectResponse(preferences_url(state.public_url, token) + "?saved=1", 303)
+
+
+@router.post("/u/{token}/resubscribe")
+async def resubscribe(request: Request, token: str, state: AppStateDep) -> Response:
+    """Start digests again after unsubscribing (the link proves the inbox is theirs)."""
+    form = await request.form()
+    check_form(request, state, form)
+
+    def again() -> None:
+        with session_scope(state.engine) as session:
+            subscriber = find_by_token(session, token)
+            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
+                raise PageError(404, NOT_FOUND, title="Unknown link")
+            reactivate(session, subscriber, now=state.clock())
+
+    await run_in_threadpool(again)
+    return RedirectResponse(preferences_url(state.public_url, token) + "?saved=1", 303)
+
+
+@router.post("/u/{token}/delete", response_class=HTMLResponse)
+async def delete_data(request: Request, token: str, state: AppStateDep) -> HTMLResponse:
+    """Delete the subscriber, their editions and ledger; needs the "I am sure" box ticked."""
+    form = await request.form()
+    check_form(request, state, form)
+    if form.get("sure") != "yes":
+        raise PageError(
+            400,
+            "Tick the box that says you are sure, then press Delete again. Nothing was deleted.",
+        )
+
+    def delete() -> None:
+        with session_scope(state.engine) as session:
+            subscriber = find_by_token(session, token)
+            if subscriber is None:
+                raise PageError(404, NOT_FOUND, title="Unknown link")
+            remove_subscriber(session, subscriber)
+
+    await run_in_threadpool(delete)
+    state.feeds.cache.forget(("u", token, "rss"))
+    state.feeds.cache.forget(("u", token, "atom"))
+    return render(request, state, "deleted.html.j2")
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe_page(request: Request, token: str, state: AppStateDep) -> HTMLResponse:
+    """A page with one button; this GET changes nothing (mail scanners fetch links)."""
+    subscriber = await run_in_threadpool(_subscriber, state, token)
+    done = subscriber.status == SubscriberStatus.UNSUBSCRIBED
+    return render(
+        request,
+        state,
+        "unsubscribe.html.j2",
+        {"email": subscriber.email, "token": token, "done": done},
+    )
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe_one_click(request: Request, token: str, state: AppStateDep) -> HTMLResponse:
+    """RFC 8058 one-click: 200, no redirect, no cookie needed, idempotent."""
+    form = await request.form()
+    if form.get("List-Unsubscribe") != "One-Click":
+        raise PageError(
+            400,
+            "An unsubscribe request must carry List-Unsubscribe=One-Click (RFC 8058); "
+            "use the button on this page.",
+        )
+
+    def leave() -> str:
+        with session_scope(state.engine) as session:
+            subscriber = find_by_token(session, token)
+            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
+                raise PageError(404, NOT_FOUND, title="Unknown link")
+            unsubscribe_now(session, subscriber, now=state.clock())
+            return subscriber.email
+
+    email = await run_in_threadpool(leave)
+    return render(request, state, "unsubscribed.html.j2", {"email": email, "token": token})

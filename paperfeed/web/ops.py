@@ -1,0 +1,144 @@
+"""For operators: ``/healthz`` (is the database reachable, how old are the last crawl and send)
+and ``/metrics`` (Prometheus text: papers, crawl runs and errors, editions, deliveries by
+status, send latency), both read from the store on each request.
+
+The metrics come from the database, not from counters in this process, so every web process
+reports the same totals and a restart loses nothing. Knows nothing of pages or feeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from paperfeed.store.db import session_scope
+from paperfeed.store.ops_queries import StoreCounts, last_crawl_at, last_send_at, store_counts
+from paperfeed.web.state import AppState, AppStateDep
+
+router = APIRouter()
+LATENCY_WINDOW = timedelta(hours=24)
+LATENCY_BUCKETS = (1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0)
+
+
+def _age(now: datetime, moment: datetime | None) -> float | None:
+    return None if moment is None else round((now - moment).total_seconds(), 3)
+
+
+@router.get("/healthz")
+async def healthz(state: AppStateDep) -> JSONResponse:
+    """200 when the database answers (503 when not), with the last crawl's and send's ages."""
+
+    def check() -> tuple[datetime | None, datetime | None]:
+        with session_scope(state.engine) as session:
+            return last_crawl_at(session), last_send_at(session)
+
+    try:
+        crawled, sent = await run_in_threadpool(check)
+    except SQLAlchemyError as exc:
+        reason = str(exc).splitlines()[0][:200]
+        return JSONResponse(
+            {"status": "error", "database": "unreachable", "error": reason},
+            status_code=503,
+            headers={"cache-control": "no-store"},
+        )
+    now = state.clock()
+    return JSONResponse(
+        {
+            "status": "ok",
+            "database": "ok",
+            "last_crawl_at": crawled.isoformat() if crawled else None,
+            "last_crawl_age_seconds": _age(now, crawled),
+            "last_send_at": sent.isoformat() if sent else None,
+            "last_send_age_seconds": _age(now, sent),
+        },
+        headers={"cache-control": "no-store"},
+    )
+
+
+class StoreCollector(Collector):
+    """Turns one ``StoreCounts`` into Prometheus metric families."""
+
+    def __init__(self, counts: StoreCounts, now: datetime) -> None:
+        self.counts = counts
+        self.now = now
+
+    def collect(self) -> Iterator[Metric]:
+        c = self.counts
+        yield GaugeMetricFamily(
+            "paperfeed_papers", "Papers stored (crawled so far).", value=c.papers
+        )
+        runs = CounterMetricFamily(
+            "paperfeed_crawl_runs", "Crawl runs kept in the log, by outcome.", labels=["status"]
+        )
+        for status, count in sorted(c.crawl_runs.items()):
+            runs.add_metric([status], count)
+        yield runs
+        yield CounterMetricFamily(
+            "paperfeed_crawl_errors",
+            "Crawl runs that failed (kept in the log).",
+            value=c.crawl_runs.get("error", 0),
+        )
+        yield CounterMetricFamily("paperfeed_editions", "Editions composed.", value=c.editions)
+        deliveries = GaugeMetricFamily(
+            "paperfeed_deliveries", "Deliveries by status.", labels=["status"]
+        )
+        for status, count in sorted(c.deliveries.items()):
+            deliveries.add_metric([status], count)
+        yield deliveries
+        subscribers = GaugeMetricFamily(
+            "paperfeed_subscribers", "Subscribers by status.", labels=["status"]
+        )
+        for status, count in sorted(c.subscribers.items()):
+            subscribers.add_metric([status], count)
+        yield subscribers
+        buckets = [
+            (str(bound), sum(1 for v in c.send_latencies if v <= bound))
+            for bound in LATENCY_BUCKETS
+        ]
+        buckets.append(("+Inf", len(c.send_latencies)))
+        yield HistogramMetricFamily(
+            "paperfeed_send_latency_seconds",
+            "Seconds from an edition's delivery being queued to the server accepting it "
+            "(deliveries sent in the last 24 hours).",
+            buckets=buckets,
+            sum_value=sum(c.send_latencies),
+        )
+        for name, moment in (("crawl", c.last_crawl_at), ("send", c.last_send_at)):
+            age = _age(self.now, moment)
+            if age is not None:
+                yield GaugeMetricFamily(
+                    f"paperfeed_last_{name}_age_seconds",
+                    f"Seconds since the last {name}.",
+                    value=age,
+                )
+
+
+def metrics_text(state: AppState) -> bytes:
+    """The Prometheus exposition of the store's counts now."""
+    now = state.clock()
+    with session_scope(state.engine) as session:
+        counts = store_counts(session, now=now, window=LATENCY_WINDOW)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(counts, now))
+    return generate_latest(registry)
+
+
+@router.get("/metrics")
+async def metrics(state: AppStateDep) -> Response:
+    """Prometheus text format."""
+    body = await run_in_threadpool(metrics_text, state)
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"cache-control": "no-store"})

@@ -1,0 +1,53 @@
+"""Fixed papers for the feed tests: settled daily lists with upvotes out of list order."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
+from paperfeed.store.crawls import save_day
+from paperfeed.store.db import session_scope
+
+FIRST_DAY = date(2026, 9, 21)
+TOPICS = (
+    ("Speculative Decoding with Draft Trees", "We speed up speculative decoding of LLMs."),
+    ("Speculative Decoding for Vision Transformers", "Speculative decoding for vision models."),
+    ("Diffusion Models for Video", "A diffusion model that generates video."),
+    ("Protein Folding at Scale", "We fold proteins with a language model."),
+)
+
+
+def settled_at(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=7)
+
+
+def store_days(engine: Engine, *, days: int = 3, settled: int = 2) -> None:
+    """``days`` lists of four papers each; the first ``settled`` lists are settled."""
+    for n in range(days):
+        day = FIRST_DAY + timedelta(days=n)
+        papers = tuple(
+            PaperRecord(
+                arxiv_id=f"2609.{n:02d}{i:03d}",
+                title=title,
+                abstract=abstract,
+                authors=("Ada Lovelace", f"Author {i}"),
+                github_repo="https://github.com/example/repo" if i == 0 else None,
+                project_page="https://example.org/project" if i == 1 else None,
+            )
+            for i, (title, abstract) in enumerate(TOPICS)
+        )
+        listings = tuple(
+            ListingRecord(day, p.arxiv_id, rank=i + 1, upvotes=(10, 40, 20, 30)[i], comments=0)
+            for i, p in enumerate(papers)
+        )
+        at = settled_at(day)
+        with session_scope(engine) as session:
+            save_day(
+                session,
+                DayResult(day, "daily", "ok", "api", papers, listings),
+                started_at=at,
+                finished_at=at,
+                settled=n < settled,
+            )

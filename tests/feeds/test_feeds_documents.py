@@ -1,0 +1,122 @@
+"""Feed documents: valid RSS 2.0 and Atom, items in order, escaped bodies, stable bytes."""
+
+from __future__ import annotations
+
+import locale
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import feedparser
+import pytest
+
+from paperfeed.feeds.documents import FeedMeta, render_feed
+from paperfeed.feeds.items import FeedItem, paper_item
+from paperfeed.store.models import Paper
+
+T0 = datetime(2026, 9, 22, 7, 0, tzinfo=UTC)
+META = FeedMeta(
+    title="paperfeed: trending papers",
+    description="The day's trending papers.",
+    site_url="https://paperfeed.example/",
+    self_url="https://paperfeed.example/feeds/daily.rss",
+    updated=T0,
+    author="paperfeed",
+)
+
+
+def paper(n: int, **changes: object) -> Paper:
+    values: dict[str, object] = {
+        "arxiv_id": f"2609.{n:05d}",
+        "title": f"Paper number {n}",
+        "abstract": f"Abstract {n}.",
+        "authors": ["Ada Lovelace", "Alan Turing"],
+        "github_repo": "https://github.com/example/repo",
+        "project_page": "https://example.org/project",
+        "first_seen_at": T0,
+        "updated_at": T0,
+    }
+    values.update(changes)
+    return Paper(**values)  # type: ignore[arg-type]
+
+
+def items(count: int) -> list[FeedItem]:
+    return [
+        paper_item(paper(n), published=T0 - timedelta(days=n // 5), upvotes=100 - n)
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_a_feed_parses_cleanly_with_every_item_in_order(fmt: str) -> None:
+    raw = render_feed(META, items(12), fmt)  # type: ignore[arg-type]
+    parsed = feedparser.parse(raw)
+    assert parsed.bozo == 0
+    assert parsed.version == ("rss20" if fmt == "rss" else "atom10")
+    assert [e.title for e in parsed.entries] == [f"Paper number {n}" for n in range(12)]
+    first = parsed.entries[0]
+    assert first.id == "https://huggingface.co/papers/2609.00000"
+    assert first.link == first.id
+    if fmt == "rss":
+        assert b'<guid isPermaLink="true">https://huggingface.co/papers/2609.00000</guid>' in raw
+    assert [a.name for a in first.authors] == ["Ada Lovelace", "Alan Turing"]
+    assert first.published_parsed[:6] == (2026, 9, 22, 7, 0, 0)
+    assert parsed.feed.link == "https://paperfeed.example/"
+
+
+def test_dates_are_rfc_822_in_rss_and_rfc_3339_in_atom_with_their_offset() -> None:
+    berlin = timezone(timedelta(hours=2))
+    one = [paper_item(paper(1), published=datetime(2026, 9, 22, 9, 0, tzinfo=berlin), upvotes=1)]
+    rss = render_feed(META, one, "rss").decode()
+    atom = render_feed(META, one, "atom").decode()
+    assert "<pubDate>Tue, 22 Sep 2026 09:00:00 +0200</pubDate>" in rss
+    assert "<published>2026-09-22T09:00:00+02:00</published>" in atom
+    with pytest.raises(ValueError, match="no time zone"):
+        paper_item(paper(1), published=datetime(2026, 9, 22, 9, 0), upvotes=1)
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_the_body_is_escaped_html_with_links_and_upvotes(fmt: str) -> None:
+    hostile = paper(
+        7,
+        title='<script>alert("t")</script> Bold & brave',
+        abstract="We <b>inject</b> & escape.\x00\x0b",
+        github_repo="javascript:alert(1)",
+    )
+    item = paper_item(hostile, published=T0, upvotes=1, reasons=("topic: <llm>",))
+    raw = render_feed(META, [item], fmt)  # type: ignore[arg-type]
+    assert b"<script>" not in raw
+    assert b"<b>inject</b>" not in raw
+    parsed = feedparser.parse(raw)
+    assert parsed.bozo == 0
+    entry = parsed.entries[0]
+    body = entry.content[0].value if fmt == "atom" else entry.summary
+    assert 'href="https://arxiv.org/abs/2609.00007"' in body
+    assert 'href="https://arxiv.org/pdf/2609.00007"' in body
+    assert "javascript:" not in body
+    assert "1 upvote" in body
+    assert "&lt;b&gt;inject&lt;/b&gt;" in body
+    assert "topic: &lt;llm&gt;" in body
+    assert entry.title == '<script>alert("t")</script> Bold & brave'
+
+
+def test_the_same_papers_give_the_same_bytes() -> None:
+    assert render_feed(META, items(5), "atom") == render_feed(META, items(5), "atom")
+    assert render_feed(META, items(5), "rss") == render_feed(META, items(5), "rss")
+
+
+def test_builds_in_many_threads_keep_their_dates_and_the_locale() -> None:
+    before = locale.setlocale(locale.LC_ALL)
+    expected = render_feed(META, items(20), "rss")
+    results: list[bytes] = []
+
+    def build() -> None:
+        for _ in range(5):
+            results.append(render_feed(META, items(20), "rss"))
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [expected] * 20
+    assert locale.setlocale(locale.LC_ALL) == before

@@ -1,0 +1,82 @@
+"""Fixtures for the web app: a filled store, a fixed clock, a mail catcher, a TestClient."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from web_samples import NOW, MemoryTransport, store_days
+
+from paperfeed.config import Settings
+from paperfeed.web.app import create_app
+
+SECRET = "test-secret-key-" + "k" * 32
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        public_url="http://testserver",
+        secret_key=SECRET,
+        mail_from="paperfeed <digest@paperfeed.example>",
+        feed_check_seconds=0,
+    )
+
+
+@pytest.fixture
+def stored(engine: Engine) -> Engine:
+    """The engine, filled with the sample lists."""
+    store_days(engine)
+    return engine
+
+
+@pytest.fixture
+def transport() -> MemoryTransport:
+    return MemoryTransport()
+
+
+@pytest.fixture
+def make_client(
+    web_settings: Settings, stored: Engine, transport: MemoryTransport, clock: Clock
+) -> Iterator[Callable[..., TestClient]]:
+    """Build a client for an app over the filled store; settings can be overridden."""
+    clients: list[TestClient] = []
+
+    def build(**overrides: object) -> TestClient:
+        settings = web_settings.model_copy(update=overrides)
+        app: FastAPI = create_app(settings, engine=stored, transport=transport, now=clock)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
