@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine
 
+from paperfeed import links
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache, to_document
 from paperfeed.errors import InputError
@@ -176,7 +177,7 @@ class FeedService:
                 build=lambda: self._render(
                     title=f"{self.options.list_name}: your papers",
                     description="The papers chosen for you, newest edition first, with reasons.",
-                    self_url=f"{self.options.public_url}/feeds/u/{token}.{fmt}",
+                    self_url=links.personal_feed_url(self.options.public_url, token, fmt),
                     items=[
                         edition_item(e)
                         for e in edition_entries(

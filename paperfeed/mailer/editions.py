@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import quote
 
+from paperfeed import links
 from paperfeed.config import Settings
 from paperfeed.mailer.bulk import MessageShell, compile_shell, digest_mail
 from paperfeed.mailer.message import OutgoingMail, Sender, make_message_id, make_sender
@@ -72,9 +73,9 @@ def recipient_for(
     base = setup.public_url
     return Recipient(
         email=address or subscriber.email,
-        preferences_url=f"{base}/u/{token}",
-        feed_url=f"{base}/feeds/u/{token}.rss",
-        unsubscribe_url=f"{base}/unsubscribe/{token}",
+        preferences_url=links.preferences_url(base, token),
+        feed_url=links.personal_feed_url(base, token, "rss"),
+        unsubscribe_url=links.unsubscribe_url(base, token),
         unsubscribe_mailto=f"mailto:{setup.unsubscribe_mailbox}?subject=unsubscribe%20{token}",
         interests=subscriber.interests,
     )
@@ -135,7 +136,7 @@ class DayCache:
             local_date=local_date,
             # A fixed order, so the same papers always compile to the same HTML.
             papers=tuple(self._papers[pid] for pid in sorted(pool)),
-            archive_url=f"{self.setup.public_url}/archive/{local_date.isoformat()}",
+            archive_url=links.archive_url(self.setup.public_url, local_date),
             list_address=self.setup.list_address,
         )
         compiled = compile_day(view)

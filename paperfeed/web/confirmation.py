@@ -12,11 +12,11 @@ import secrets
 
 import structlog
 
+from paperfeed.links import confirm_url
 from paperfeed.mailer.confirm import render_confirmation
 from paperfeed.mailer.message import build_confirmation_message, flatten, make_message_id
 from paperfeed.mailer.transport import Outcome
 from paperfeed.mailer.views import ConfirmationView
-from paperfeed.web.links import confirm_url
 from paperfeed.web.state import AppState
 
 log = structlog.get_logger("paperfeed.web")

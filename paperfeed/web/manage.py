@@ -17,12 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.digest import EditionPolicy
 from paperfeed.errors import InputError
+from paperfeed.links import personal_feed_url, preferences_url
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Frequency, Subscriber, SubscriberStatus
 from paperfeed.store.subscribers import find_by_token, remove_subscriber
 from paperfeed.store.web_queries import reactivate, unsubscribe_now, update_preferences
 from paperfeed.web.forms import INTEREST_EXAMPLES, interests_field, read_preferences
-from paperfeed.web.links import personal_feed_url, preferences_url
 from paperfeed.web.pages import PageError, check_form, render
 from paperfeed.web.preview import preview_digest
 from paperfeed.web.signup import time_zones

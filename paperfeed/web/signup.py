@@ -20,6 +20,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.errors import InputError
+from paperfeed.links import archive_url, preferences_url
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Subscriber, SubscriberStatus
 from paperfeed.store.papers import latest_listing_day, papers_on
@@ -28,7 +29,6 @@ from paperfeed.store.web_queries import reactivate
 from paperfeed.web.cards import paper_card
 from paperfeed.web.confirmation import send_confirmation
 from paperfeed.web.forms import INTEREST_EXAMPLES, SubscribeForm, read_subscribe
-from paperfeed.web.links import archive_url, preferences_url
 from paperfeed.web.pages import PageError, check_form, render, sentence
 from paperfeed.web.signing import LinkExpired, LinkInvalid
 from paperfeed.web.state import AppState, AppStateDep

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from web_samples import NOW, MemoryTransport, store_days
+from web_samples import NOW, Clock, MemoryTransport, store_days
 
 from paperfeed.config import Settings
 from paperfeed.web.app import create_app
 
 SECRET = "test-secret-key-" + "k" * 32
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

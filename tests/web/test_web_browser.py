@@ -34,6 +34,12 @@ from web_samples import NOW, SQLITE_ONLY
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
 from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.links import (
+    archive_url,
+    personal_feed_url,
+    preferences_url,
+    unsubscribe_url,
+)
 from paperfeed.mailer.message import build_digest_message, flatten, make_message_id, make_sender
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport
@@ -43,12 +49,6 @@ from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.subscribers import find_by_email
 from paperfeed.store.web_queries import edition_entries
 from paperfeed.web.app import create_app
-from paperfeed.web.links import (
-    archive_url,
-    personal_feed_url,
-    preferences_url,
-    unsubscribe_url,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -7,10 +7,9 @@ from datetime import timedelta
 
 import feedparser
 import pytest
-from conftest import Clock
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from web_samples import FIRST_DAY, NOW, SQLITE_ONLY, VISION_PAPER, crawled_at
+from web_samples import FIRST_DAY, NOW, SQLITE_ONLY, VISION_PAPER, Clock, crawled_at
 
 from paperfeed.corpus import CorpusCache
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord

@@ -6,11 +6,10 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import Clock
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
-from web_samples import NOW, VISION_PAPER
+from web_samples import NOW, VISION_PAPER, Clock
 
 from paperfeed.corpus import CorpusCache
 from paperfeed.digest import EditionPolicy, compose_due

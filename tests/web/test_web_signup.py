@@ -8,11 +8,10 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from conftest import Clock
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import select
-from web_samples import SQLITE_ONLY, MemoryTransport
+from web_samples import SQLITE_ONLY, Clock, MemoryTransport
 
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Subscriber, SubscriberStatus

@@ -118,3 +118,13 @@ class MemoryTransport:
 
     async def aclose(self) -> None:
         return None
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

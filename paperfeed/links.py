@@ -1,4 +1,4 @@
-"""Absolute URLs of the web app's pages, for mails, feeds and the pages themselves.
+"""Absolute URLs of the web app's pages, shared by mails, feeds and the pages themselves.
 
 The one place that knows the URL layout, so the sender (List-Unsubscribe, "see all N papers")
 and the routes cannot drift apart. Pure functions over the public base URL.
