@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     send_batch_size: Annotated[int, Field(ge=1, le=10_000)] = Field(
         default=500, description="Deliveries claimed per batch by a sender."
     )
+    send_lease_seconds: Annotated[int, Field(ge=1, le=86_400)] = Field(
+        default=600,
+        description="How long a sender's claim on a batch lasts; after a crash, the batch in "
+        "flight is sent again once this has passed.",
+    )
     hf_base_url: str = Field(
         default="https://huggingface.co",
         description="Base URL of Hugging Face; tests and local runs point it at a fake server.",

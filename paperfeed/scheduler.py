@@ -140,7 +140,13 @@ def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
 
 
 def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
-    """A scheduler with the four jobs, fixed ids, coalescing and generous misfire grace."""
+    """A scheduler with the four jobs, fixed ids, coalescing and generous misfire grace.
+
+    The first crawl runs at once and is followed, in the same thread, by a compose and a
+    send; the compose job waits for that. A compose racing a slow first crawl would write
+    editions without the days that crawl settles (on a fresh install, empty ones), and a
+    restarted daemon should resume an interrupted send at once, not after a fixed delay.
+    """
     settings = jobs.settings
     scheduler = BackgroundScheduler(timezone=UTC)
     options: dict[str, Any] = {
@@ -149,9 +155,25 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
         "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
         "replace_existing": True,
     }
+    started = threading.Event()
+    crawl = _guarded("crawl", jobs.crawl)
+    compose = _guarded("compose", jobs.compose)
+    send = _guarded("send", jobs.deliver)
+
+    def crawl_job() -> None:
+        crawl()
+        if not started.is_set() and not jobs.stop.is_set():
+            compose()
+            send()
+        started.set()
+
+    def compose_job() -> None:
+        if started.is_set():
+            compose()
+
     start = jobs.now()
     scheduler.add_job(
-        _guarded("crawl", jobs.crawl),
+        crawl_job,
         CronTrigger.from_crontab(settings.crawl_schedule, timezone=UTC),
         id="crawl",
         name="crawl",
@@ -159,20 +181,18 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
         next_run_time=start,
     )
     scheduler.add_job(
-        _guarded("compose", jobs.compose),
+        compose_job,
         IntervalTrigger(minutes=settings.compose_interval_minutes, timezone=UTC),
         id="compose",
         name="compose",
         **options,
-        next_run_time=start + timedelta(seconds=30),
     )
     scheduler.add_job(
-        _guarded("send", jobs.deliver),
+        send,
         IntervalTrigger(minutes=settings.send_interval_minutes, timezone=UTC),
         id="send",
         name="send",
         **options,
-        next_run_time=start + timedelta(seconds=45),
     )
     scheduler.add_job(
         _guarded("housekeeping", jobs.housekeeping),

@@ -162,7 +162,12 @@ async def send_due(
     size = batch_size or settings.send_batch_size
     subscriber_id = subscriber_id_for(engine, only) if only else None
     with session_scope(engine) as session:
-        total = count_due(session, now=clock(), subscriber_id=subscriber_id)
+        total = count_due(
+            session,
+            now=clock(),
+            subscriber_id=subscriber_id,
+            lease=timedelta(seconds=settings.send_lease_seconds),
+        )
     if progress is not None:
         progress(run.summary, total)
     after_id = 0
@@ -192,7 +197,12 @@ def _next_batch(
     if run.summary.dry_run:
         with session_scope(run.engine) as session:
             return due_deliveries(
-                session, now=now, limit=size, after_id=after_id, subscriber_id=subscriber_id
+                session,
+                now=now,
+                limit=size,
+                after_id=after_id,
+                subscriber_id=subscriber_id,
+                lease=timedelta(seconds=run.settings.send_lease_seconds),
             )
     max_lateness = timedelta(hours=run.settings.max_lateness_hours)
     with session_scope(run.engine, write_lock=True) as session:
@@ -204,6 +214,7 @@ def _next_batch(
             limit=size,
             after_id=after_id,
             subscriber_id=subscriber_id,
+            lease=timedelta(seconds=run.settings.send_lease_seconds),
         )
 
 
