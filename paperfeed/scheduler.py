@@ -90,10 +90,8 @@ class Jobs:
 
     def deliver(self) -> None:
         """Drain the outbox: claim, render, send, mark, batch after batch."""
-        summary = send_once(
-            self.engine, self.settings, now=self.now, worker=f"scheduler-{os.getpid()}"
-        )
-        log.info("send.done", summary=summary.line())
+        # send_due logs its own summary line.
+        send_once(self.engine, self.settings, now=self.now, worker=f"scheduler-{os.getpid()}")
 
     def housekeeping(self) -> None:
         """Expire unconfirmed sign-ups, prune old crawl logs, refresh planner statistics."""
