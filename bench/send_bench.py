@@ -1,7 +1,7 @@
 """Benchmark: render + send 10,000 personalised digests to a local SMTP sink.
 
 paperfeed's way: compile the day once, then per batch of 500 render each digest, build its
-MIME bytes with the bulk shell and send them over a pool of persistent aiosmtplib connections;
+MIME bytes with the bulk shell and send them over a pool of persistent SMTP connections;
 once in one process and once split over worker processes (as outbox workers would share the
 outbox). Baselines measured in the same run: the naive way on a sample (Jinja + mjml2html per
 subscriber, the EmailMessage builder, smtplib with a new connection per message), the SMTP

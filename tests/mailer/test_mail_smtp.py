@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -14,32 +12,12 @@ import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import Server
 from mail_samples import NOW, body, parse
+from smtp_samples import FAST, Build, Sink, Start, piped, send
 
 from paperfeed.errors import TransportError
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.smtp import SmtpTransport, parse_smtp_url
-from paperfeed.mailer.transport import Outcome, SendResult
-
-FAST: dict[str, Any] = {"backoff_initial": 0.01, "backoff_max": 0.05}
-
-
-class Sink:
-    """Accepts everything and keeps what arrived, with the session it came on."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[tuple[str, ...], bytes]] = []
-        self.sessions: set[int] = set()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.sessions.add(id(session))
-        return self.accept(envelope)
-
-    def accept(self, envelope: Any) -> str:
-        self.received.append((tuple(envelope.rcpt_tos), bytes(envelope.content)))
-        return "250 2.0.0 queued"
-
-    def message_ids(self) -> list[str]:
-        return [str(parse(data)["Message-ID"]) for _, data in self.received]
+from paperfeed.mailer.transport import Outcome
 
 
 class BusyOnce(Sink):
@@ -94,20 +72,6 @@ class DropsOnce(Sink):
         return self.accept(envelope)
 
 
-def send(transport: SmtpTransport, mails: Sequence[OutgoingMail]) -> list[SendResult]:
-    async def run() -> list[SendResult]:
-        try:
-            return await transport.send(mails)
-        finally:
-            await transport.aclose()
-
-    return asyncio.run(run())
-
-
-Start = Callable[..., Server]
-Build = Callable[..., list[OutgoingMail]]
-
-
 def test_a_digest_arrives_with_both_parts_and_every_header(
     smtp_server: Start, outgoing: Build
 ) -> None:
@@ -127,8 +91,11 @@ def test_a_digest_arrives_with_both_parts_and_every_header(
     assert "Scaling Sparse Mixture-of-Experts" in body(message, "html")
 
 
-def test_a_451_then_250_delivers_the_message_once(smtp_server: Start, outgoing: Build) -> None:
-    server = smtp_server(BusyOnce())
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_a_451_then_250_delivers_the_message_once(
+    smtp_server: Start, outgoing: Build, pipelining: bool
+) -> None:
+    server = smtp_server(piped(BusyOnce(), pipelining))
     mails = outgoing(3)
     results = send(SmtpTransport(server.config(), pool_size=2, **FAST), mails)
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3
@@ -136,8 +103,11 @@ def test_a_451_then_250_delivers_the_message_once(smtp_server: Start, outgoing: 
     assert sorted(server.handler.message_ids()) == sorted(m.message_id for m in mails)
 
 
-def test_a_550_at_rcpt_bounces_that_subscriber_only(smtp_server: Start, outgoing: Build) -> None:
-    server = smtp_server(RefusesSome())
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_a_550_at_rcpt_bounces_that_subscriber_only(
+    smtp_server: Start, outgoing: Build, pipelining: bool
+) -> None:
+    server = smtp_server(piped(RefusesSome(), pipelining))
     mails = outgoing(2) + outgoing(1, domain="x.example")
     gone = OutgoingMail(
         "<paperfeed.delivery.99@example.org>",
@@ -153,19 +123,23 @@ def test_a_550_at_rcpt_bounces_that_subscriber_only(smtp_server: Start, outgoing
     assert len(server.handler.received) == 3
 
 
-def test_a_policy_refusal_is_not_a_bounce(smtp_server: Start, outgoing: Build) -> None:
-    server = smtp_server(RefusesSome())
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_a_policy_refusal_is_not_a_bounce(
+    smtp_server: Start, outgoing: Build, pipelining: bool
+) -> None:
+    server = smtp_server(piped(RefusesSome(), pipelining))
     [result] = send(SmtpTransport(server.config(), **FAST), outgoing(1, domain="elsewhere.example"))
     assert result.outcome is Outcome.REJECTED
     assert result.code == 554
     assert result.bounced == ()
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
 @pytest.mark.parametrize("after_accepting", [True, False])
 def test_a_connection_dropped_mid_batch_loses_nothing(
-    smtp_server: Start, outgoing: Build, after_accepting: bool
+    smtp_server: Start, outgoing: Build, after_accepting: bool, pipelining: bool
 ) -> None:
-    server = smtp_server(DropsOnce(7, after_accepting=after_accepting))
+    server = smtp_server(piped(DropsOnce(7, after_accepting=after_accepting), pipelining))
     mails = outgoing(20)
     pool = 2
     results = send(SmtpTransport(server.config(), pool_size=pool, **FAST), mails)
