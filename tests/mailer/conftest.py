@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from mail_samples import NOW, make_day, make_digest, make_recipient
+from mail_samples import NOW, Server, make_day, make_digest, make_recipient
 
 from paperfeed.mailer.bulk import compile_shell, digest_mail
 from paperfeed.mailer.message import OutgoingMail, Sender, make_message_id, make_sender
 from paperfeed.mailer.render import compile_day, render_digest
-from paperfeed.mailer.smtp import SmtpConfig
 from paperfeed.mailer.views import DayView, Recipient, SubscriberDigest
 
 
@@ -65,18 +63,6 @@ def outgoing(day: DayView, sender: Sender) -> Callable[..., list[OutgoingMail]]:
         return mails
 
     return build
-
-
-@dataclass
-class Server:
-    """A running test SMTP server: where it listens and what its handler saw."""
-
-    host: str
-    port: int
-    handler: Any
-
-    def config(self, **changes: Any) -> SmtpConfig:
-        return SmtpConfig(hostname=self.host, port=self.port, start_tls=False, timeout=5, **changes)
 
 
 def _free_port() -> int:

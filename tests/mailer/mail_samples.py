@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+from paperfeed.mailer.smtp import SmtpConfig
 from paperfeed.mailer.views import DayView, DigestPaper, Pick, Recipient, SubscriberDigest
 
 NOW = datetime(2025, 6, 3, 5, 0, tzinfo=UTC)
@@ -82,3 +84,15 @@ def body(message: EmailMessage, kind: str) -> str:
     assert part is not None, f"no {kind} part"
     content: str = part.get_content()
     return content
+
+
+@dataclass
+class Server:
+    """A running test SMTP server: where it listens and what its handler saw."""
+
+    host: str
+    port: int
+    handler: Any
+
+    def config(self, **changes: Any) -> SmtpConfig:
+        return SmtpConfig(hostname=self.host, port=self.port, start_tls=False, timeout=5, **changes)

@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conftest import Server
-from mail_samples import parse
+from mail_samples import Server, parse
 
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.smtp import SmtpTransport

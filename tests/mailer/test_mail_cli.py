@@ -13,7 +13,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from conftest import Server
+from mail_samples import Server
 from outbox_samples import EDITION_DAY, RefusesGone, add_readers, readers, store_papers
 from sqlalchemy import Engine, func
 from sqlmodel import select

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 import structlog
-from conftest import Server
-from mail_samples import body, parse
+from mail_samples import Server, body, parse
 from outbox_samples import (
     T0,
     AlwaysBusy,

@@ -10,8 +10,7 @@ import pytest
 import structlog
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from conftest import Server
-from mail_samples import NOW, body, parse
+from mail_samples import NOW, Server, body, parse
 from smtp_samples import FAST, Build, Sink, Start, piped, send
 
 from paperfeed.errors import TransportError
