@@ -49,9 +49,20 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: install Debian's chromium package for the browser tests"; fi; }
 
+# Every benchmark, then the plots (see bench/README.md). The SMTP benchmarks need Postfix's
+# smtp-sink/smtp-source and the feed benchmark wrk: installed with apt-get when root.
 bench: install-dev
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	for script in bench/*_bench.py; do $(BIN)/python $$script || exit 1; done
+	@missing=""; \
+	  [ -x /usr/sbin/smtp-sink ] && [ -x /usr/sbin/smtp-source ] || missing="$$missing postfix"; \
+	  command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing Debian's$$missing for the benchmarks"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    else echo "missing:$$missing (Debian packages; the benchmarks that need them fall back or fail)"; fi; \
+	  fi
+	for script in bench/*_bench.py bench/plot_results.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,314 @@
+"""Benchmark: one full daily cycle for 10,000 subscribers: crawl -> compose -> render + send.
+
+Each database (SQLite, and PostgreSQL when one answers on 127.0.0.1:5432) runs in its own
+process, so its peak RSS is its own. The process seeds the subscribers straight into the store
+(3-6 topics each, drawn from the words of the ranking corpus' titles, five time zones, the
+send hour already passed), then times:
+
+* crawl: ``crawl_days`` over the last week of synthetic days from the fake Hugging Face
+  server (tests/fakehf.py, real HTTP on 127.0.0.1), every day saved and settled;
+* compose: ``compose_due`` with a fresh ``CorpusCache`` (ranks 1,000 subscribers per batch);
+* send: ``send_due`` with the SMTP transport (pool 8) into Postfix's ``smtp-sink``.
+
+Baseline in the same run: compose one subscriber at a time (``compose_due(email=...)``, what
+a per-subscriber loop would do) on a sample, whose editions are then deleted; the send phase's
+row-by-row baseline is in cycle_send_bench.py. Every phase also reports its rate. JSON goes
+to bench/results/cycle.json.
+
+    .venv/bin/python bench/cycle_bench.py [--subscribers 10000] [--naive 20]
+        [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import random
+import re
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, bindparam, create_engine, insert, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakehf import FakeHF  # noqa: E402
+from fakehf_days import fixture_items, synthetic_days  # noqa: E402
+from send_bench import SMTP_SINK, sink  # noqa: E402
+
+from paperfeed.config import Settings  # noqa: E402
+from paperfeed.corpus import CorpusCache  # noqa: E402
+from paperfeed.crawl_job import crawl_days  # noqa: E402
+from paperfeed.crawler.client import make_client  # noqa: E402
+from paperfeed.crawler.pacing import Pacer  # noqa: E402
+from paperfeed.digest import EditionPolicy, compose_due  # noqa: E402
+from paperfeed.logs import configure_logging  # noqa: E402
+from paperfeed.mailer.outbox import send_due  # noqa: E402
+from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport  # noqa: E402
+from paperfeed.store import migrate  # noqa: E402
+from paperfeed.store.db import make_engine, normalise_url, session_scope  # noqa: E402
+from paperfeed.store.models import Subscriber  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "cycle.json"
+CORPUS = ROOT.parent / "shared" / "ranking" / "corpus.jsonl"
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo")
+SEED = 20261123
+CHUNK = 1000
+POOL = 8
+DAYS_BACK = 8
+
+
+def title_words(path: Path) -> list[str]:
+    """Distinct lower-case words of 4+ letters from the corpus titles (topic material)."""
+    words: set[str] = set()
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            words.update(re.findall(r"[a-z]{4,}", json.loads(line)["title"].lower()))
+    return sorted(words)
+
+
+def seed_subscribers(engine: Engine, count: int, *, now: datetime) -> list[str]:
+    """``count`` active subscribers whose send hour has passed today; returns their emails."""
+    rng = random.Random(SEED)
+    vocabulary = title_words(CORPUS)
+    joined = now - timedelta(days=30)
+    rows: list[dict[str, Any]] = []
+    for n in range(1, count + 1):
+        zone = ZONES[n % len(ZONES)]
+        topics = [
+            " ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 2)))
+            for _ in range(rng.randint(3, 6))
+        ]
+        rows.append(
+            {
+                "email": f"reader{n:06d}@example.com",
+                "status": "active",
+                "interests": "\n".join(topics),
+                "timezone": zone,
+                "send_hour": now.astimezone(ZoneInfo(zone)).hour,
+                "frequency": "daily",
+                "max_papers": 10,
+                "paused": False,
+                "token": f"tok{n:08d}",
+                "created_at": joined,
+                "updated_at": joined,
+            }
+        )
+    table = Subscriber.__table__  # type: ignore[attr-defined]
+    with session_scope(engine) as session:
+        for start in range(0, len(rows), CHUNK):
+            session.execute(insert(table), rows[start : start + CHUNK])
+    return [r["email"] for r in rows]
+
+
+def forget_editions(engine: Engine, emails: list[str]) -> None:
+    """Delete the sample's editions so the timed compose sees every subscriber due."""
+    ids = "(SELECT id FROM subscriber WHERE email IN :emails)"
+    editions = f"(SELECT id FROM edition WHERE subscriber_id IN {ids})"
+    with session_scope(engine) as session:
+        for statement in (
+            f"DELETE FROM delivery WHERE subscriber_id IN {ids}",
+            f"DELETE FROM editionpaper WHERE edition_id IN {editions}",
+            f"DELETE FROM edition WHERE subscriber_id IN {ids}",
+        ):
+            session.execute(
+                text(statement).bindparams(bindparam("emails", expanding=True)),
+                {"emails": emails},
+            )
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one_database(label: str, url: str, subscribers: int, naive: int, port: int) -> dict[str, Any]:
+    """The whole cycle on one database, in its own process; returns phases and counts."""
+    configure_logging("WARNING")
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = now.date()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    started = time.perf_counter()
+    emails = seed_subscribers(engine, subscribers, now=now)
+    seed_s = time.perf_counter() - started
+    phases: dict[str, dict[str, Any]] = {}
+    listed = synthetic_days(fixture_items(), start=today - timedelta(days=DAYS_BACK), count=7)
+    with tempfile.TemporaryDirectory() as var, FakeHF(days=listed) as fake:
+        settings = Settings(
+            database_url=url,
+            var_dir=Path(var),
+            hf_base_url=fake.url,
+            public_url="https://paperfeed.example",
+            mail_from="paperfeed <digest@example.org>",
+        )
+        days = sorted(listed)
+        started = time.perf_counter()
+        with make_client(settings) as client:
+            crawl = crawl_days(
+                engine,
+                client,
+                days,
+                settle_hours=settings.settle_hours,
+                pacer=Pacer(api_calls=500, page_loads=100),
+                today=today,
+            )
+        phases["crawl"] = {
+            "wall_s": time.perf_counter() - started,
+            "count": crawl.papers,
+            "unit": "papers",
+            "note": f"{crawl.days} days, {crawl.settled} settled, {len(fake.seen)} requests",
+            "rss_mib": peak_rss_mib(),
+        }
+        policy = EditionPolicy.from_settings(settings)
+        sample = emails[:naive]
+        shared = CorpusCache()  # a loop would share the term statistics too
+        shared.refresh(engine)
+        started = time.perf_counter()
+        for email in sample:
+            compose_due(engine, now=now, policy=policy, corpus=shared, email=email)
+        naive_s = time.perf_counter() - started
+        forget_editions(engine, sample)
+        started = time.perf_counter()
+        composed = compose_due(engine, now=now, policy=policy, corpus=CorpusCache())
+        phases["compose"] = {
+            "wall_s": time.perf_counter() - started,
+            "count": composed.editions,
+            "unit": "editions",
+            "note": f"{composed.deliveries} to mail, {composed.papers} papers",
+            "rss_mib": peak_rss_mib(),
+        }
+        phases["naive compose"] = {
+            "wall_s": naive_s,
+            "count": len(sample),
+            "unit": "editions",
+            "note": "compose_due(email=...) one subscriber at a time, sample",
+            "rss_mib": None,
+        }
+
+        async def send() -> Any:
+            transport = SmtpTransport(
+                SmtpConfig("127.0.0.1", port, start_tls=False), pool_size=POOL
+            )
+            try:
+                return await send_due(
+                    engine, settings, transport=transport, now=lambda: now, worker="bench"
+                )
+            finally:
+                await transport.aclose()
+
+        started = time.perf_counter()
+        sent = asyncio.run(send())
+        phases["render + send"] = {
+            "wall_s": time.perf_counter() - started,
+            "count": sent.sent,
+            "unit": "messages",
+            "note": f"SMTP pool {POOL} to smtp-sink",
+            "rss_mib": peak_rss_mib(),
+        }
+    engine.dispose()
+    return {"database": label, "seed_s": seed_s, "phases": phases}
+
+
+def postgres_database(admin_url: str) -> tuple[str, Engine] | None:
+    """A fresh scratch database, or None when no server answers."""
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    name = f"paperfeed_cycle_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any failure means: no PostgreSQL rows, say why
+        print(f"PostgreSQL not used ({str(exc).splitlines()[0]})")
+        return None
+    return normalise_url(admin_url).rsplit("/", 1)[0] + f"/{name}", admin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--naive", type=int, default=20, help="sample for one-by-one compose")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    if not Path(SMTP_SINK).exists():
+        sys.exit("smtp-sink missing: apt-get install -y postfix (or run make bench as root)")
+    runs: list[dict[str, Any]] = []
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp, sink("smtp-sink") as port:
+        jobs = [("SQLite", f"sqlite:///{tmp}/cycle.db")]
+        made = postgres_database(args.postgres) if args.postgres else None
+        if made is not None:
+            jobs.append(("PostgreSQL", made[0]))
+        try:
+            for label, url in jobs:
+                with context.Pool(1) as process:
+                    runs.append(
+                        process.apply(
+                            one_database, (label, url, args.subscribers, args.naive, port)
+                        )
+                    )
+        finally:
+            if made is not None:
+                name = made[0].rsplit("/", 1)[1]
+                with made[1].connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                made[1].dispose()
+    report(args, runs)
+
+
+def report(args: Any, runs: list[dict[str, Any]]) -> None:
+    print(f"one daily cycle, {args.subscribers:,} subscribers; peak RSS is per database process")
+    header = f"{'database':10} {'phase':14} {'count':>7} {'unit':9} {'wall s':>7} {'per s':>8}"
+    print(f"{header} {'x naive':>8} {'peak RSS':>9}  note")
+    table = []
+    for run in runs:
+        phases = run["phases"]
+        naive = phases["naive compose"]
+        naive_rate = naive["count"] / naive["wall_s"]
+        total = sum(p["wall_s"] for k, p in phases.items() if k != "naive compose")
+        for name, phase in phases.items():
+            rate = phase["count"] / phase["wall_s"] if phase["wall_s"] else 0.0
+            ratio = rate / naive_rate if name == "compose" else None
+            rss = f"{phase['rss_mib']:.0f} MiB" if phase["rss_mib"] is not None else ""
+            print(
+                f"{run['database']:10} {name:14} {phase['count']:>7,} {phase['unit']:9} "
+                f"{phase['wall_s']:>7.2f} {rate:>8,.0f} "
+                f"{f'{ratio:.1f}x' if ratio else '':>8} {rss:>9}  {phase['note']}"
+            )
+            table.append({"database": run["database"], "phase": name, **phase, "per_s": rate})
+        print(
+            f"{run['database']:10} {'cycle total':14} {'':>7} {'':9} {total:>7.2f} "
+            f"(seeding {args.subscribers:,} subscribers took {run['seed_s']:.1f} s, not counted)"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "cycle",
+                "subscribers": args.subscribers,
+                "naive_sample": args.naive,
+                "smtp_pool": POOL,
+                "rows": table,
+                "seed_s": {r["database"]: r["seed_s"] for r in runs},
+                "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+if __name__ == "__main__":
+    main()
