@@ -18,6 +18,7 @@ MAX_BLURB_CHARS = 320
 MAX_SUBJECT_TITLE_CHARS = 90
 
 _SPACE = re.compile(r"\s+")
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,12 @@ class PaperDisplay:
 
 
 def one_line(text: str) -> str:
-    """Collapse runs of whitespace (titles from Hugging Face carry line breaks) to one space."""
-    return _SPACE.sub(" ", text).strip()
+    """Collapse runs of whitespace (titles from Hugging Face carry line breaks) to one space.
+
+    Characters XML cannot carry (U+0001, U+FFFE…) are dropped: MJML's parser refuses them,
+    and one such title upstream would otherwise stop the whole day's digest.
+    """
+    return _SPACE.sub(" ", _NOT_XML.sub("", text)).strip()
 
 
 def shorten(text: str, limit: int) -> str:

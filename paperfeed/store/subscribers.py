@@ -136,3 +136,16 @@ def remove_subscriber(session: Session, subscriber: Subscriber) -> None:
     """Delete the subscriber and, through the foreign keys, their editions and ledger."""
     session.delete(subscriber)
     session.flush()
+
+
+def rotate_token(session: Session, subscriber: Subscriber, *, now: datetime) -> Subscriber:
+    """Give the subscriber a new link token; every link made with the old one stops working.
+
+    Preferences, unsubscribe and personal-feed links carry the token, and confirmation links
+    a fingerprint of it, so all of them are invalidated at once (e.g. after a leaked mail).
+    """
+    subscriber.token = new_token()
+    subscriber.updated_at = now
+    session.add(subscriber)
+    session.flush()
+    return subscriber

@@ -128,7 +128,9 @@ async def save_preferences(request: Request, token: str, state: AppStateDep) -> 
         )
 
     def save() -> None:
-        with session_scope(state.engine) as session:
+        # Read-then-write: on SQLite take the write lock at BEGIN, or simultaneous posts
+        # fail with "database is locked" (a 500) instead of waiting their turn.
+        with session_scope(state.engine, write_lock=True) as session:
             subscriber = find_by_token(session, token)
             if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
                 raise PageError(404, NOT_FOUND, title="Unknown link")
@@ -154,7 +156,7 @@ async def resubscribe(request: Request, token: str, state: AppStateDep) -> Respo
     check_form(request, state, form)
 
     def again() -> None:
-        with session_scope(state.engine) as session:
+        with session_scope(state.engine, write_lock=True) as session:
             subscriber = find_by_token(session, token)
             if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
                 raise PageError(404, NOT_FOUND, title="Unknown link")
@@ -176,7 +178,7 @@ async def delete_data(request: Request, token: str, state: AppStateDep) -> HTMLR
         )
 
     def delete() -> None:
-        with session_scope(state.engine) as session:
+        with session_scope(state.engine, write_lock=True) as session:
             subscriber = find_by_token(session, token)
             if subscriber is None:
                 raise PageError(404, NOT_FOUND, title="Unknown link")
@@ -213,7 +215,7 @@ async def unsubscribe_one_click(request: Request, token: str, state: AppStateDep
         )
 
     def leave() -> str:
-        with session_scope(state.engine) as session:
+        with session_scope(state.engine, write_lock=True) as session:
             subscriber = find_by_token(session, token)
             if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
                 raise PageError(404, NOT_FOUND, title="Unknown link")

@@ -124,7 +124,10 @@ def _sign_up(state: AppState, data: SubscribeForm, client: str) -> tuple[int, st
     """The subscriber to confirm: a new pending one, or the address's existing row untouched."""
     for _ in range(2):  # a concurrent sign-up of the same address wins the insert; reread
         try:
-            with session_scope(state.engine) as session:
+            # SQLite: take the write lock at BEGIN. A deferred transaction that reads, then
+            # writes while another sign-up commits fails at once with "database is locked"
+            # (the busy timeout cannot help a stale read snapshot), which was a 500.
+            with session_scope(state.engine, write_lock=True) as session:
                 existing = find_by_email(session, data.email)
                 if existing is None:
                     existing = create_subscriber(
@@ -180,7 +183,7 @@ async def confirm_subscription(request: Request, signed: str, state: AppStateDep
 
 def _confirm(state: AppState, signed: str) -> str:
     found = _subscriber_for_link(state, signed)
-    with session_scope(state.engine) as session:
+    with session_scope(state.engine, write_lock=True) as session:  # see _sign_up
         subscriber = session.get(Subscriber, found.id)
         if subscriber is None:
             raise PageError(410, "This sign-up was removed meanwhile. Subscribe again.")
