@@ -8,13 +8,11 @@ Never run `playwright install`: it downloads a browser, and this machine has no 
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import ARTIFACTS, launch_chromium
 from mail_samples import make_digest, make_paper, make_recipient
 
 from paperfeed.mailer.confirm import render_confirmation
@@ -23,18 +21,6 @@ from paperfeed.mailer.views import ConfirmationView, DayView
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Every element's right edge, and the page's scroll width, against the viewport.
 OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;
@@ -49,24 +35,9 @@ OVERFLOW = """() => {
 }"""
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the browser tests: {what}")
-    pytest.skip(what)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        _missing("Debian's chromium is not installed (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 def hostile_day(day: DayView) -> DayView:

@@ -11,9 +11,7 @@ Skipped only when chromium or Playwright is missing on a developer's machine; fa
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import socket
 import threading
 import time
@@ -28,6 +26,7 @@ import httpx
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
+from browser_support import ARTIFACTS, launch_chromium
 from sqlalchemy import Engine
 from web_samples import NOW, SQLITE_ONLY
 
@@ -52,29 +51,10 @@ from paperfeed.web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-
-
-def _missing(what: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the browser tests: {what}")
-    pytest.skip(what)
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        _missing("Debian's chromium is not installed (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 def free_port() -> int:

@@ -1,0 +1,48 @@
+"""Headless Debian chromium for the browser tests, driven by Playwright (never its own browser).
+
+The flags keep Chromium off the network it cannot reach here; on CI a missing browser fails
+the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the browser tests: {what}")
+    pytest.skip(what)
+
+
+def launch_chromium() -> Iterator[Any]:
+    """Yield a launched Playwright browser (use as the body of a fixture)."""
+    if not CHROMIUM.exists() or shutil.which("chromium") is None:
+        _missing("Debian's chromium is not installed (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
