@@ -211,7 +211,7 @@ def _compose_batch(
     summary: ComposeSummary,
 ) -> None:
     ids = [d.subscriber.id or 0 for d in batch]
-    since = min(d.local_date for d in batch) - timedelta(days=_lookback(policy, batch))
+    since = min(d.local_date - timedelta(days=_lookback(policy, d.subscriber)) for d in batch)
     until = max(d.local_date for d in batch)
     with session_scope(engine) as session:
         listed = settled_papers(session, since=since, until=until)
@@ -249,9 +249,11 @@ def _compose_batch(
             summary.papers += len(plan.papers)
 
 
-def _lookback(policy: EditionPolicy, batch: Sequence[Due]) -> int:
-    weekly = any(d.subscriber.frequency == Frequency.WEEKLY for d in batch)
-    return max(policy.lookback_days, 7) if weekly else policy.lookback_days
+def _lookback(policy: EditionPolicy, subscriber: Subscriber) -> int:
+    """Days an edition may reach back: a weekly edition always covers at least its week."""
+    if subscriber.frequency == Frequency.WEEKLY:
+        return max(policy.lookback_days, 7)
+    return policy.lookback_days
 
 
 def _eligible(
@@ -262,12 +264,7 @@ def _eligible(
     policy: EditionPolicy,
 ) -> dict[str, ListedPaper]:
     """Papers of days that settled since the previous edition, in the window, never sent."""
-    lookback = (
-        max(policy.lookback_days, 7)
-        if item.subscriber.frequency == Frequency.WEEKLY
-        else (policy.lookback_days)
-    )
-    earliest = item.local_date - timedelta(days=lookback)
+    earliest = item.local_date - timedelta(days=_lookback(policy, item.subscriber))
     return {
         p.paper.arxiv_id: p
         for p in listed
