@@ -1,8 +1,13 @@
 """Rank every paper of a corpus for every profile with paperfeed's own ranker; write a run.
 
 Usage:
-    python bench/ranking_run.py --corpus CORPUS.jsonl --profiles PROFILES.jsonl --out RUN.jsonl
+    python bench/ranking_run.py --corpus CORPUS.jsonl --profiles PROFILES.jsonl --out RUN.jsonl \
+        [--ranker lexical|hybrid]
     python ../shared/ranking/evaluate.py --run RUN.jsonl
+
+``--ranker hybrid`` (needs the ``semantic`` extra) fuses the lexical ranking with sentence
+embeddings of each paper (title + abstract) and each topic line, as the service does with
+``PAPERFEED_RANKER=hybrid``; the embeddings are computed here, in memory.
 
 Corpus lines are ``{"doc_id", "title", "abstract", ...}`` (optional ``authors``,
 ``ai_keywords``, ``upvotes``, ``github_stars`` are used when present). Profile lines are
@@ -22,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from paperfeed.ranking.documents import Document
+from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
 from paperfeed.ranking.interests import parse_interests
 from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats
@@ -59,16 +65,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--profiles", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--ranker", choices=("lexical", "hybrid"), default="lexical")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     docs = [to_document(row) for row in read_jsonl(args.corpus)]
     profiles = read_jsonl(args.profiles)
     stats = TermStats.from_documents(docs)
-    ranker = LexicalRanker(stats, known={d.paper_id: d for d in docs}, threshold=0.0)
-    day = ranker.index_day(docs)
+    lexical = LexicalRanker(stats, known={d.paper_id: d for d in docs}, threshold=0.0)
     interests = [parse_interests(interest_text(p)) for p in profiles]
-    ranked = ranker.rank(day, interests, top_k=len(docs))
+    if args.ranker == "hybrid":
+        from paperfeed.ranking.encoder import MiniLMEncoder
+        from paperfeed.ranking.vectors import MemoryVectors
+
+        # Thresholds at 0: every paper is ranked, as for the lexical run.
+        hybrid = HybridRanker(
+            lexical, MemoryVectors(MiniLMEncoder()), HybridSettings(semantic_threshold=0.0)
+        )
+        hybrid_day = hybrid.index_day(docs)
+        day = hybrid_day.lexical
+        ranked = hybrid.rank(hybrid_day, interests, top_k=len(docs))
+    else:
+        day = lexical.index_day(docs)
+        ranked = lexical.rank(day, interests, top_k=len(docs))
     written = 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
@@ -85,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                 written += 1
     elapsed = time.perf_counter() - started
     print(
-        f"ranked {len(docs)} papers for {len(profiles)} profiles: {written} scored pairs "
-        f"written to {args.out} in {elapsed:.2f} s",
+        f"{args.ranker}: ranked {len(docs)} papers for {len(profiles)} profiles: "
+        f"{written} scored pairs written to {args.out} in {elapsed:.2f} s",
         file=sys.stderr,
     )
     return 0

@@ -15,6 +15,7 @@ a non-zero exit; anything else is a bug and shows a traceback only with ``--debu
     + UnsafeHeaderValue  a header value holds CR, LF or NUL (someone tried header injection)
     + UnknownPaper       a digest names a paper its day does not hold (a caller bug)
     + TransportError     the transport cannot be used at all (bad SMTP URL, outbox unwritable)
+  x MissingExtra         an optional feature's extra (e.g. ``semantic``) is not installed
   x InputError           user input (an address, a time zone, a CSV row) is not usable
     + AlreadySubscribed  the address is on the list already
   x NotBuiltYet          a command whose issue has not landed
@@ -73,6 +74,10 @@ class UnknownPaper(MailError):
 
 class TransportError(MailError):
     """The transport cannot be used at all: a bad SMTP URL or an unwritable outbox."""
+
+
+class MissingExtra(PaperfeedError):
+    """An optional feature was switched on but its extra is not installed."""
 
 
 class InputError(PaperfeedError):

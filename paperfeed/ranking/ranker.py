@@ -8,7 +8,7 @@ nothing of the database: the store maps its rows to ``Document`` and caches ``Te
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, overload
 
@@ -21,7 +21,13 @@ from paperfeed.ranking.index import DayIndex, build_day_index, doc_term_weights
 from paperfeed.ranking.interests import Interests
 from paperfeed.ranking.query import LikedQuery, liked_paper_features, pack_rows
 from paperfeed.ranking.reasons import explain
-from paperfeed.ranking.scoring import PackedRows, score_subscribers, top_papers
+from paperfeed.ranking.scoring import (
+    PackedRows,
+    SubscriberScores,
+    excluded_papers,
+    score_subscribers,
+    top_papers,
+)
 from paperfeed.ranking.stats import FloatArray, TermStats
 
 # The threshold applies to a paper's strongest single match (one topic, normalised to 0..1;
@@ -45,6 +51,22 @@ class ScoredPaper:
     reasons: tuple[str, ...]
 
 
+class Ranking(Protocol):
+    """What ranking a batch of subscribers gives back; compose reads it subscriber by subscriber."""
+
+    def __len__(self) -> int: ...
+
+    def select(
+        self, item: int, *, allowed: Container[str] | None = None, limit: int | None = None
+    ) -> tuple[ScoredPaper, ...]:
+        """Subscriber ``item``'s papers, best first, only ``allowed`` ids, at most ``limit``."""
+        ...
+
+    def excluded(self, item: int) -> frozenset[str]:
+        """Ids of the day's papers subscriber ``item`` must never be shown (not even trending)."""
+        ...
+
+
 class Ranker(Protocol[DayT]):
     """Ranks one day's papers for many subscribers; ``DayT`` is the ranker's day index."""
 
@@ -56,7 +78,7 @@ class Ranker(Protocol[DayT]):
 
     def rank(
         self, day: DayT, subscribers: Sequence[Interests], *, top_k: int = DEFAULT_TOP_K
-    ) -> Sequence[tuple[ScoredPaper, ...]]:
+    ) -> Ranking:
         """Per subscriber, up to ``top_k`` papers scoring at least ``threshold``, best first."""
         ...
 
@@ -75,6 +97,7 @@ class RankedBatch(Sequence[tuple[ScoredPaper, ...]]):
         self._subscribers = subscribers
         self.positions, self.scores = ranked
         self._liked = liked
+        self._excluded: npt.NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return len(self._subscribers)
@@ -108,9 +131,20 @@ class RankedBatch(Sequence[tuple[ScoredPaper, ...]]):
             paper_id = self._index.docs[position].paper_id
             if allowed is not None and paper_id not in allowed:
                 continue
-            reasons = explain(interests, self._index, int(position), liked=self._liked)
+            reasons = self.reasons(item, interests, int(position))
             out.append(ScoredPaper(paper_id, float(score), reasons))
         return tuple(out)
+
+    def reasons(self, item: int, interests: Interests, position: int) -> tuple[str, ...]:
+        """Why the paper at ``position`` was picked for subscriber ``item``."""
+        return explain(interests, self._index, position, liked=self._liked)
+
+    def excluded(self, item: int) -> frozenset[str]:
+        """Ids of the day's papers this subscriber excluded (or liked already)."""
+        if self._excluded is None:  # one pass for the whole batch, on first use
+            self._excluded = excluded_papers(self._index, self._subscribers)
+        docs = self._index.docs
+        return frozenset(docs[p].paper_id for p in np.flatnonzero(self._excluded[item]))
 
     def paper_ids(self, item: int) -> tuple[str, ...]:
         """The picked papers' ids for one subscriber, without building reasons."""
@@ -150,30 +184,52 @@ class LexicalRanker:
                     out[paper_id] = query
         return out
 
+    def liked(self, day: DayIndex, subscribers: Sequence[Interests]) -> dict[str, LikedQuery]:
+        """The query of every paper the batch liked (those the store knows)."""
+        return self._liked_queries(day, {p for s in subscribers for p in s.likes})
+
     def rank(
         self, day: DayIndex, subscribers: Sequence[Interests], *, top_k: int = DEFAULT_TOP_K
     ) -> RankedBatch:
         """Per subscriber, up to ``top_k`` papers scoring at least the threshold, best first."""
-        liked = self._liked_queries(day, {p for s in subscribers for p in s.likes})
-        like_rows = {
-            pid: PackedRows(*pack_rows([q.features]), scale=q.scale) for pid, q in liked.items()
-        }
-        positions: list[npt.NDArray[np.int32]] = []
-        scores: list[FloatArray] = []
-        for start in range(0, len(subscribers), self.chunk_size):
-            chunk = subscribers[start : start + self.chunk_size]
-            scored = score_subscribers(day, chunk, like_rows=like_rows)
-            chunk_positions, chunk_scores = top_papers(
-                scored, top_k=top_k, threshold=self.threshold
-            )
-            positions.append(chunk_positions)
-            scores.append(chunk_scores)
-        k = max(0, min(top_k, day.n_docs))
-        ranked = (
-            np.concatenate(positions) if positions else np.zeros((0, k), dtype=np.int32),
-            np.concatenate(scores) if scores else np.zeros((0, k), dtype=np.float32),
+        liked = self.liked(day, subscribers)
+        like_rows = packed_likes(liked)
+        ranked = top_in_chunks(
+            len(subscribers),
+            self.chunk_size,
+            lambda chunk: score_subscribers(day, subscribers[chunk], like_rows=like_rows),
+            top_k=min(top_k, day.n_docs),
+            threshold=self.threshold,
         )
         return RankedBatch(day, subscribers, ranked, liked)
+
+
+def packed_likes(liked: Mapping[str, LikedQuery]) -> dict[str, PackedRows]:
+    """Liked-paper queries packed as the scorer reads them."""
+    return {pid: PackedRows(*pack_rows([q.features]), scale=q.scale) for pid, q in liked.items()}
+
+
+def top_in_chunks(
+    n_subscribers: int,
+    chunk_size: int,
+    score: Callable[[slice], SubscriberScores],
+    *,
+    top_k: int,
+    threshold: float,
+) -> tuple[npt.NDArray[np.int32], FloatArray]:
+    """Score subscribers a chunk at a time (bounded memory) and keep each one's top papers."""
+    positions: list[npt.NDArray[np.int32]] = []
+    scores: list[FloatArray] = []
+    for start in range(0, n_subscribers, chunk_size):
+        chunk = slice(start, min(start + chunk_size, n_subscribers))
+        chunk_positions, chunk_scores = top_papers(score(chunk), top_k=top_k, threshold=threshold)
+        positions.append(chunk_positions)
+        scores.append(chunk_scores)
+    k = max(0, top_k)
+    return (
+        np.concatenate(positions) if positions else np.zeros((0, k), dtype=np.int32),
+        np.concatenate(scores) if scores else np.zeros((0, k), dtype=np.float32),
+    )
 
 
 def rank_papers(

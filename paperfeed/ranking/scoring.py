@@ -217,6 +217,8 @@ class SubscriberScores:
 
     score: FloatArray
     evidence: FloatArray
+    # Papers never to show (an excluded subject, or liked already), whatever the score.
+    dropped: npt.NDArray[np.bool_]
 
 
 def score_subscribers(
@@ -246,7 +248,9 @@ def score_subscribers(
     dropped = excluded_papers(index, interests)
     score[dropped] = 0.0
     best[dropped] = 0.0
-    return SubscriberScores(score=score.astype(np.float32, copy=False), evidence=best)
+    return SubscriberScores(
+        score=score.astype(np.float32, copy=False), evidence=best, dropped=dropped
+    )
 
 
 def top_papers(

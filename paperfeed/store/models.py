@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from paperfeed.store.types import UTCDateTime
@@ -192,3 +192,32 @@ class Delivery(SQLModel, table=True):
     claimed_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts()
+
+
+class PaperEmbedding(SQLModel, table=True):
+    """A paper's sentence embedding (semantic ranker), computed once per paper and model.
+
+    ``vector`` is the unit-length embedding as little-endian float16 (768 bytes for 384
+    dimensions): half the size of float32 and far finer than the ranking needs.
+    """
+
+    paper_id: str = Field(
+        foreign_key="paper.arxiv_id", primary_key=True, max_length=32, ondelete="CASCADE"
+    )
+    model: str = Field(primary_key=True, max_length=64)
+    vector: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = _ts()
+
+
+class TopicEmbedding(SQLModel, table=True):
+    """The embedding of one interest topic's text, shared by every subscriber who typed it.
+
+    Keyed by a hash of the text, so an edited interest is simply a new key: old rows are
+    harmless and housekeeping drops the ones no subscriber uses any more.
+    """
+
+    model: str = Field(primary_key=True, max_length=64)
+    text_key: str = Field(primary_key=True, max_length=64)
+    text: str = Field(sa_type=Text)
+    vector: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = _ts()

@@ -1,0 +1,170 @@
+"""The hybrid ranker: lexical BM25F and sentence embeddings fused, behind ``Ranker``.
+
+Finds the paper on "sub-quadratic sequence mixing" for the reader who wrote "efficient
+attention". Everything lexical still holds: exclusions, followed authors, liked papers and
+popularity come from the lexical scorer, and a paper the lexical side drops stays dropped.
+Vectors come from a ``VectorSource`` (the database in the service, memory in benchmarks),
+so this module never loads a model or touches the store itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from paperfeed.ranking.documents import Document
+from paperfeed.ranking.index import DayIndex
+from paperfeed.ranking.interests import Interests
+from paperfeed.ranking.query import LikedQuery
+from paperfeed.ranking.ranker import (
+    DEFAULT_TOP_K,
+    LexicalRanker,
+    RankedBatch,
+    packed_likes,
+    top_in_chunks,
+)
+from paperfeed.ranking.scoring import SubscriberScores, score_subscribers
+from paperfeed.ranking.semantic import (
+    RRF_K,
+    SEMANTIC_THRESHOLD,
+    TopicTable,
+    fuse,
+    semantic_scores,
+    topic_layout,
+    topic_similarities,
+)
+from paperfeed.ranking.stats import FloatArray
+
+
+class VectorSource(Protocol):
+    """Unit-length embeddings for papers and topic texts, one row per item, in order."""
+
+    def paper_vectors(self, papers: Sequence[Document]) -> FloatArray: ...
+
+    def topic_vectors(self, texts: Sequence[str]) -> FloatArray: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HybridDay:
+    """One day for the hybrid ranker: the lexical index and a vector per paper, same order."""
+
+    lexical: DayIndex
+    vectors: FloatArray
+
+    @property
+    def n_docs(self) -> int:
+        """How many papers the day holds."""
+        return self.lexical.n_docs
+
+
+@dataclass(frozen=True, slots=True)
+class HybridSettings:
+    """The fusion knobs (``PAPERFEED_HYBRID_*`` settings)."""
+
+    lexical_weight: float = 1.0
+    semantic_weight: float = 1.0
+    semantic_threshold: float = SEMANTIC_THRESHOLD
+    rrf_k: int = RRF_K
+
+
+class HybridBatch(RankedBatch):
+    """Ranked papers of a batch; reasons add "similar to: <topic>" for semantic matches."""
+
+    def __init__(
+        self,
+        day: HybridDay,
+        subscribers: Sequence[Interests],
+        ranked: tuple[npt.NDArray[np.int32], FloatArray],
+        liked: Mapping[str, LikedQuery],
+        *,
+        topics: TopicTable,
+        semantic_threshold: float,
+    ) -> None:
+        super().__init__(day.lexical, subscribers, ranked, liked)
+        self._vectors = day.vectors
+        self._topics = topics
+        self._semantic_threshold = semantic_threshold
+
+    def reasons(self, item: int, interests: Interests, position: int) -> tuple[str, ...]:
+        """Lexical reasons, plus the closest topic when the embeddings made the match."""
+        lexical = super().reasons(item, interests, position)
+        rows = self._topics.of(item)
+        if rows.size == 0:
+            return lexical
+        cosines = self._topics.vectors[rows] @ self._vectors[position]
+        best = int(np.argmax(cosines))
+        if float(cosines[best]) < self._semantic_threshold:
+            return lexical
+        topic = self._topics.texts[int(rows[best])]
+        if any(reason.startswith(topic) or reason.startswith(f'"{topic}"') for reason in lexical):
+            return lexical  # the words already say it
+        similar = f"similar to: {topic}"
+        # With no word in common the semantic match is the reason; otherwise it adds to them.
+        return (*lexical, similar) if lexical else (similar,)
+
+
+class HybridRanker:
+    """Lexical and semantic rankings fused by reciprocal rank; ``Ranker[HybridDay]``."""
+
+    def __init__(
+        self,
+        lexical: LexicalRanker,
+        vectors: VectorSource,
+        settings: HybridSettings | None = None,
+    ) -> None:
+        self.lexical = lexical
+        self.vectors = vectors
+        self.settings = settings or HybridSettings()
+        self.threshold = lexical.threshold
+
+    def index_day(self, papers: Sequence[Document]) -> HybridDay:
+        """The lexical index and the papers' vectors (stored ones, or computed now)."""
+        index = self.lexical.index_day(papers)
+        return HybridDay(index, self.vectors.paper_vectors(index.docs))
+
+    def topic_table(self, subscribers: Sequence[Interests]) -> TopicTable:
+        """Every distinct topic of the batch with its vector."""
+        texts, rows, sizes = topic_layout(subscribers)
+        return TopicTable(tuple(texts), self.vectors.topic_vectors(texts), rows, sizes)
+
+    def rank(
+        self, day: HybridDay, subscribers: Sequence[Interests], *, top_k: int = DEFAULT_TOP_K
+    ) -> HybridBatch:
+        """Per subscriber, up to ``top_k`` papers with lexical or semantic evidence, best first."""
+        liked = self.lexical.liked(day.lexical, subscribers)
+        like_rows = packed_likes(liked)
+        topics = self.topic_table(subscribers)
+        similarities = topic_similarities(topics, day.vectors)
+        knobs = self.settings
+
+        def score(chunk: slice) -> SubscriberScores:
+            lexical = score_subscribers(day.lexical, subscribers[chunk], like_rows=like_rows)
+            semantic = semantic_scores(similarities, topics, chunk)
+            return fuse(
+                lexical,
+                semantic,
+                lexical_threshold=self.threshold,
+                semantic_threshold=knobs.semantic_threshold,
+                weights=(knobs.lexical_weight, knobs.semantic_weight),
+                rrf_k=knobs.rrf_k,
+            )
+
+        ranked = top_in_chunks(
+            len(subscribers),
+            self.lexical.chunk_size,
+            score,
+            top_k=min(top_k, day.n_docs),
+            threshold=1.0,  # fuse() scales both evidences so that 1 is their threshold
+        )
+        return HybridBatch(
+            day,
+            subscribers,
+            ranked,
+            liked,
+            topics=topics,
+            semantic_threshold=knobs.semantic_threshold,
+        )
