@@ -35,6 +35,7 @@ from paperfeed.crawler.fetch import describe
 from paperfeed.crawler.records import DayResult
 from paperfeed.crawler.window import backfill_days, crawl_window
 from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.embeddings import embed_pending
 from paperfeed.errors import AlreadySubscribed, InputError, PaperfeedError
 from paperfeed.feeds.export import export_feeds
 from paperfeed.logs import configure_logging
@@ -42,6 +43,7 @@ from paperfeed.mailer.outbox import SendSummary
 from paperfeed.mailer.preview import TestSend, preview_digest, send_test, write_preview
 from paperfeed.mailer.transport import Outcome
 from paperfeed.mailer.worker import run_worker, send_once, transport_for
+from paperfeed.ranking.encoder import require_semantic, shared_encoder
 from paperfeed.ranking.interests import parse_interests
 from paperfeed.scheduler import Jobs
 from paperfeed.scheduler import tick as run_tick
@@ -287,6 +289,25 @@ def crawl(
 
 
 @app.command()
+def embed() -> None:
+    """Embed stored papers and subscribers' topics that have no vector yet (semantic extra)."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    require_semantic()
+    with _store() as engine, Progress(console=err, transient=True) as bar:
+        task = bar.add_task("loading the model", total=None)
+        encoder = shared_encoder()
+
+        def report(what: str, count: int) -> None:
+            bar.update(task, description=f"embedding {what}", advance=count)
+
+        summary = embed_pending(engine, encoder, progress=report)
+    if settings.ranker != "hybrid":
+        err.print("note: PAPERFEED_RANKER is lexical, so these vectors are not used yet")
+    out.print(summary.line(), highlight=False)
+
+
+@app.command()
 def compose(
     day: Annotated[
         str | None, typer.Option("--date", help="Compose for this local date, due or not.")
@@ -302,7 +323,7 @@ def compose(
             engine,
             now=_now(),
             policy=EditionPolicy.from_settings(settings),
-            corpus=CorpusCache(),
+            corpus=CorpusCache.for_settings(settings),
             email=email,
             local_date=_day(day, "--date") if day else None,
         )
@@ -445,9 +466,11 @@ def rank(
             if listing_day is None:
                 raise InputError("no papers are stored yet: run `paperfeed crawl` first")
             rows = papers_on(session, listing_day)
-        ranker = CorpusCache().ranker(engine)
+        ranker = CorpusCache.for_settings(_settings()).ranker(engine)
         docs = [to_document(paper, upvotes=listing.upvotes) for paper, listing in rows]
-        picked = ranker.rank(ranker.index_day(docs), [parsed], top_k=limit)[0] if docs else ()
+        picked = (
+            ranker.rank(ranker.index_day(docs), [parsed], top_k=limit).select(0) if docs else ()
+        )
     titles = {paper.arxiv_id: paper.title for paper, _ in rows}
     table = Table("score", "paper", "title", "why")
     for scored in picked:

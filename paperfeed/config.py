@@ -152,6 +152,21 @@ class Settings(BaseSettings):
     weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon", description="Local weekday weekly subscribers get their edition on."
     )
+    ranker: Literal["lexical", "hybrid"] = Field(
+        default="lexical",
+        description="lexical (BM25F, no extra) or hybrid (lexical fused with sentence "
+        "embeddings; needs the semantic extra).",
+    )
+    hybrid_lexical_weight: Annotated[float, Field(ge=0, le=10)] = Field(
+        default=1.0, description="Weight of the lexical ranking in the hybrid fusion."
+    )
+    hybrid_semantic_weight: Annotated[float, Field(ge=0, le=10)] = Field(
+        default=1.0, description="Weight of the semantic ranking in the hybrid fusion."
+    )
+    semantic_threshold: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.4,
+        description="Cosine a topic must reach for a paper with no lexical match to be picked.",
+    )
     feed_days: Annotated[int, Field(ge=1, le=60)] = Field(
         default=7, description="Newest settled days the daily and topic feeds cover."
     )

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from paperfeed.config import Settings
 from paperfeed.ranking.documents import Document
-from paperfeed.ranking.ranker import LexicalRanker
+from paperfeed.ranking.encoder import require_semantic, shared_encoder
+from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
+from paperfeed.ranking.ranker import LexicalRanker, Ranker
 from paperfeed.ranking.stats import TermStats
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Paper
@@ -36,7 +40,9 @@ def to_document(paper: Paper, *, upvotes: int = 0) -> Document:
 class CorpusCache:
     """Term statistics over every stored paper, refreshed incrementally."""
 
-    def __init__(self) -> None:
+    def __init__(self, hybrid: HybridSettings | None = None) -> None:
+        # With ``hybrid`` set, rankers fuse in sentence embeddings (the semantic extra).
+        self.hybrid = hybrid
         self._stats = TermStats()
         self._snapshot = self._stats.copy()
         self._known: dict[str, Document] = {}
@@ -60,7 +66,31 @@ class CorpusCache:
                 self._snapshot = self._stats.copy()
             return len(fresh)
 
-    def ranker(self, engine: Engine) -> LexicalRanker:
+    @classmethod
+    def for_settings(cls, settings: Settings) -> CorpusCache:
+        """The cache for the configured ranker; hybrid fails here, at once, without its extra."""
+        if settings.ranker == "lexical":
+            return cls()
+        require_semantic()
+        return cls(
+            HybridSettings(
+                lexical_weight=settings.hybrid_lexical_weight,
+                semantic_weight=settings.hybrid_semantic_weight,
+                semantic_threshold=settings.semantic_threshold,
+            )
+        )
+
+    def lexical_ranker(self, engine: Engine) -> LexicalRanker:
         """A lexical ranker over a snapshot of the statistics, refreshed first."""
         self.refresh(engine)
         return LexicalRanker(self._snapshot, known=dict(self._known))
+
+    def ranker(self, engine: Engine) -> Ranker[Any]:
+        """The configured ranker: lexical, or hybrid over vectors kept in the database."""
+        lexical = self.lexical_ranker(engine)
+        if self.hybrid is None:
+            return lexical
+        # Imported here: the stored-vector source pulls in the store's embedding tables.
+        from paperfeed.embeddings import StoredVectors
+
+        return HybridRanker(lexical, StoredVectors(engine, shared_encoder()), self.hybrid)

@@ -14,19 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import numpy.typing as npt
 import structlog
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache, to_document
 from paperfeed.ranking.interests import Interests, parse_interests
-from paperfeed.ranking.ranker import LexicalRanker
-from paperfeed.ranking.scoring import excluded_papers
+from paperfeed.ranking.ranker import Ranker
 from paperfeed.store.db import session_scope
 from paperfeed.store.editions import (
     ListedPaper,
@@ -207,7 +204,7 @@ def _compose_batch(
     *,
     now: datetime,
     policy: EditionPolicy,
-    ranker: LexicalRanker,
+    ranker: Ranker[Any],
     summary: ComposeSummary,
 ) -> None:
     ids = [d.subscriber.id or 0 for d in batch]
@@ -222,7 +219,6 @@ def _compose_batch(
             index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in listed])
             interests = [parsed_interests(d.subscriber.interests) for d in batch]
             ranked = ranker.rank(index, interests, top_k=len(listed))
-            excluded = excluded_papers(index, interests)
         for row, item in enumerate(batch):
             eligible = _eligible(
                 item, listed, previous.get(ids[row]), already.get(ids[row], set()), policy
@@ -236,9 +232,7 @@ def _compose_batch(
                 for p in ranked.select(row, allowed=eligible, limit=item.subscriber.max_papers)
             ]
             plans.append(
-                _with_trending(
-                    item, matched, eligible, excluded[row], index.positions, policy, summary
-                )
+                _with_trending(item, matched, eligible, ranked.excluded(row), policy, summary)
             )
             if now - item.send_at > timedelta(hours=1):
                 summary.caught_up.append(f"{item.subscriber.email} {item.local_date}")
@@ -278,8 +272,7 @@ def _with_trending(
     item: Due,
     matched: list[PlannedPaper],
     eligible: dict[str, ListedPaper],
-    excluded: npt.NDArray[np.bool_],
-    positions: dict[str, int],
+    excluded: frozenset[str],
     policy: EditionPolicy,
     summary: ComposeSummary,
 ) -> PlannedEdition:
@@ -288,7 +281,7 @@ def _with_trending(
         (
             p
             for p in eligible.values()
-            if p.paper.arxiv_id not in chosen and not excluded[positions[p.paper.arxiv_id]]
+            if p.paper.arxiv_id not in chosen and p.paper.arxiv_id not in excluded
         ),
         key=lambda p: (-p.upvotes, p.paper.arxiv_id),
     )[: policy.also_trending]

@@ -32,8 +32,11 @@ from paperfeed.corpus import CorpusCache
 from paperfeed.crawl_job import crawl_days, due_days, pacer_for, policy_for
 from paperfeed.crawler.client import make_client
 from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.embeddings import embed_pending, subscriber_topics
 from paperfeed.mailer.worker import send_once
+from paperfeed.ranking.encoder import shared_encoder
 from paperfeed.store.db import session_scope
+from paperfeed.store.embeddings import prune_topic_vectors
 from paperfeed.store.housekeeping import analyze, last_crawl_started, prune_crawl_runs
 from paperfeed.store.web_queries import expire_pending
 
@@ -59,8 +62,12 @@ class Jobs:
     settings: Settings
     engine: Engine
     now: Clock = utc_now
-    corpus: CorpusCache = field(default_factory=CorpusCache)
+    corpus: CorpusCache = field(init=False)
     stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        # Built here, from the settings, so a hybrid ranker without its extra fails at start.
+        self.corpus = CorpusCache.for_settings(self.settings)
 
     def crawl(self) -> None:
         """Crawl today, the re-crawl window and unsettled days; settle what is final."""
@@ -78,6 +85,11 @@ class Jobs:
                 today=today,
                 stop=self.stop,
             )
+
+    def embed(self) -> None:
+        """With the hybrid ranker: embed new papers and new interest topics, in batches."""
+        if self.corpus.hybrid is not None:
+            embed_pending(self.engine, shared_encoder())
 
     def compose(self) -> None:
         """Create the editions whose local send time has come."""
@@ -101,8 +113,18 @@ class Jobs:
                 session, now=now, older_than=timedelta(hours=self.settings.confirm_hours)
             )
             pruned = prune_crawl_runs(session, now=now, keep=KEEP_CRAWL_LOGS)
+        stale_topics = 0
+        if self.corpus.hybrid is not None:
+            topics = subscriber_topics(self.engine)
+            with session_scope(self.engine) as session:
+                stale_topics = prune_topic_vectors(session, keep=topics)
         analyze(self.engine)
-        log.info("housekeeping.done", signups_expired=expired, crawl_runs_pruned=pruned)
+        log.info(
+            "housekeeping.done",
+            signups_expired=expired,
+            crawl_runs_pruned=pruned,
+            topic_vectors_pruned=stale_topics,
+        )
 
     def crawl_is_due(self) -> bool:
         """Whether the crawl schedule fired since the last crawl started (for cron mode)."""
@@ -155,11 +177,14 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
     }
     started = threading.Event()
     crawl = _guarded("crawl", jobs.crawl)
+    embed = _guarded("embed", jobs.embed)
     compose = _guarded("compose", jobs.compose)
     send = _guarded("send", jobs.deliver)
 
     def crawl_job() -> None:
         crawl()
+        # New papers get their vectors now, not in the middle of the next compose.
+        embed()
         if not started.is_set() and not jobs.stop.is_set():
             compose()
             send()

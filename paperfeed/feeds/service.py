@@ -131,7 +131,7 @@ class FeedService:
                         [to_document(p.paper, upvotes=p.upvotes) for p in pool]
                     )
                     by_id = {p.paper.arxiv_id: p for p in pool}
-                    for scored in ranker.rank(index, [interests], top_k=len(pool))[0]:
+                    for scored in ranker.rank(index, [interests], top_k=len(pool)).select(0):
                         items.append(
                             (
                                 listed_item(by_id[scored.paper_id], reasons=scored.reasons),

@@ -99,7 +99,7 @@ def create_app(
     )
     clock = now or _utc_now
     secret = secret_key(settings)
-    corpus = CorpusCache()
+    corpus = CorpusCache.for_settings(settings)
     hour = 3600.0
     state = AppState(
         settings=settings,

@@ -15,7 +15,6 @@ from sqlalchemy import Engine
 from paperfeed.corpus import CorpusCache, to_document
 from paperfeed.digest import EditionPolicy
 from paperfeed.ranking.interests import parse_interests
-from paperfeed.ranking.scoring import excluded_papers
 from paperfeed.store.db import session_scope
 from paperfeed.store.editions import sent_papers, settled_papers
 from paperfeed.web.cards import PaperCard, paper_card
@@ -60,7 +59,8 @@ def preview_digest(
         ranker = corpus.ranker(engine)
         index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in pool])
         by_id = {p.paper.arxiv_id: p for p in pool}
-        picks = ranker.rank(index, [parsed], top_k=len(pool)).select(0, limit=max_papers)
+        ranked = ranker.rank(index, [parsed], top_k=len(pool))
+        picks = ranked.select(0, limit=max_papers)
         matched = [
             paper_card(
                 by_id[s.paper_id].paper,
@@ -71,14 +71,9 @@ def preview_digest(
             for s in picks
         ]
         chosen = {s.paper_id for s in picks}
-        excluded = excluded_papers(index, [parsed])[0]
+        excluded = ranked.excluded(0)
         popular = sorted(
-            (
-                p
-                for p in pool
-                if p.paper.arxiv_id not in chosen
-                and not excluded[index.positions[p.paper.arxiv_id]]
-            ),
+            (p for p in pool if p.paper.arxiv_id not in chosen | excluded),
             key=lambda p: (-p.upvotes, p.paper.arxiv_id),
         )[: policy.also_trending]
         trending = [

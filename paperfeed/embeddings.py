@@ -1,0 +1,137 @@
+"""Embeddings kept in the database: computed once, in batches, read at ranking time.
+
+``embed_pending`` is the background job (after each crawl and on its own schedule): it
+embeds stored papers that have no vector yet and the topics of receiving subscribers whose
+interests are new or changed (a topic is keyed by its text, so an edited line is a new key).
+``StoredVectors`` is what the hybrid ranker reads: stored vectors, and anything still
+missing (a paper crawled a minute ago, interests changed since the last pass) computed on
+the spot and stored, so ranking never waits for the job and never ranks without a vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import Engine
+
+from paperfeed.ranking.documents import Document
+from paperfeed.ranking.encoder import Encoder, from_blobs, paper_text, to_blob
+from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.semantic import topic_text
+from paperfeed.ranking.stats import FloatArray
+from paperfeed.store.db import session_scope
+from paperfeed.store.editions import receiving_subscribers
+from paperfeed.store.embeddings import (
+    paper_vectors,
+    papers_without_vectors,
+    save_paper_vectors,
+    save_topic_vectors,
+    topic_vectors,
+)
+
+log = structlog.get_logger("paperfeed.embed")
+
+# Papers embedded per transaction: a crash loses at most one batch of work, never a vector.
+PAPER_BATCH = 128
+TOPIC_BATCH = 1024
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class EmbedSummary:
+    """What an embedding pass computed."""
+
+    papers: int = 0
+    topics: int = 0
+
+    def line(self) -> str:
+        """One line for logs and the CLI."""
+        return f"embedded {self.papers} papers and {self.topics} interest topics"
+
+
+class StoredVectors:
+    """``VectorSource`` over the database, computing and storing what is missing."""
+
+    def __init__(self, engine: Engine, encoder: Encoder) -> None:
+        self.engine = engine
+        self.encoder = encoder
+
+    def paper_vectors(self, papers: Sequence[Document]) -> FloatArray:
+        """One row per paper, in order."""
+        model = self.encoder.model
+        ids = [p.paper_id for p in papers]
+        with session_scope(self.engine) as session:
+            stored = paper_vectors(session, model, ids)
+        missing = {p.paper_id: p for p in papers if p.paper_id not in stored}
+        if missing:
+            fresh = self.encoder.encode([paper_text(p.title, p.abstract) for p in missing.values()])
+            blobs = dict(zip(missing, to_blob(fresh), strict=True))
+            with session_scope(self.engine) as session:
+                save_paper_vectors(session, model, blobs, now=datetime.now(UTC))
+            stored.update(blobs)
+        return from_blobs([stored[i] for i in ids], self.encoder.dimensions)
+
+    def topic_vectors(self, texts: Sequence[str]) -> FloatArray:
+        """One row per topic text, in order."""
+        model = self.encoder.model
+        with session_scope(self.engine) as session:
+            stored = topic_vectors(session, model, texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in stored))
+        if missing:
+            blobs = dict(zip(missing, to_blob(self.encoder.encode(missing)), strict=True))
+            with session_scope(self.engine) as session:
+                save_topic_vectors(session, model, blobs, now=datetime.now(UTC))
+            stored.update(blobs)
+        return from_blobs([stored[t] for t in texts], self.encoder.dimensions)
+
+
+def subscriber_topics(engine: Engine) -> list[str]:
+    """Every distinct topic text of the subscribers who receive editions."""
+    with session_scope(engine) as session:
+        texts = [s.interests for s in receiving_subscribers(session)]
+    topics = {topic_text(t) for text in set(texts) for t in parse_interests(text).topics}
+    return sorted(topics)
+
+
+def embed_pending(
+    engine: Engine, encoder: Encoder, *, progress: Progress | None = None
+) -> EmbedSummary:
+    """Embed every stored paper and subscriber topic that has no vector yet, in batches."""
+    summary = EmbedSummary()
+    while True:
+        with session_scope(engine) as session:
+            papers = papers_without_vectors(session, encoder.model, limit=PAPER_BATCH)
+            docs = [
+                (p.arxiv_id, paper_text(p.title, p.abstract or p.ai_summary or "")) for p in papers
+            ]
+        if not docs:
+            break
+        vectors = encoder.encode([text for _, text in docs])
+        with session_scope(engine) as session:
+            save_paper_vectors(
+                session,
+                encoder.model,
+                dict(zip([i for i, _ in docs], to_blob(vectors), strict=True)),
+                now=datetime.now(UTC),
+            )
+        summary.papers += len(docs)
+        if progress is not None:
+            progress("papers", len(docs))
+    texts = subscriber_topics(engine)
+    with session_scope(engine) as session:
+        stored = topic_vectors(session, encoder.model, texts)
+    missing = [t for t in texts if t not in stored]
+    for start in range(0, len(missing), TOPIC_BATCH):
+        chunk = missing[start : start + TOPIC_BATCH]
+        blobs = dict(zip(chunk, to_blob(encoder.encode(chunk)), strict=True))
+        with session_scope(engine) as session:
+            save_topic_vectors(session, encoder.model, blobs, now=datetime.now(UTC))
+        summary.topics += len(chunk)
+        if progress is not None:
+            progress("topics", len(chunk))
+    log.info("embed.done", summary=summary.line())
+    return summary
