@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 LINTED := paperfeed tests $(wildcard bench)
 
-.PHONY: run test install install-dev lint typecheck pytest browser bench clean
+.PHONY: run test install install-dev lint typecheck pytest test-semantic browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,21 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# The semantic extra lives in its own venv, so the main suite proves paperfeed works without
+# it. torch is installed first, pinned to its CPU build: here `pip install torch==2.13.0`
+# takes the local CPU wheel; elsewhere pass TORCH_INDEX="--index-url
+# https://download.pytorch.org/whl/cpu" so pip does not fetch the CUDA build.
+SEMANTIC_VENV := .venv-semantic
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX   ?=
+
+$(SEMANTIC_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SEMANTIC_VENV)
+	$(SEMANTIC_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SEMANTIC_VENV)/bin/python -m pip install --quiet torch==$(TORCH_VERSION) $(TORCH_INDEX)
+	$(SEMANTIC_VENV)/bin/python -m pip install --quiet -e '.[dev,semantic]'
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
@@ -29,7 +44,7 @@ run: install
 	$(BIN)/paperfeed db upgrade
 	$(BIN)/paperfeed run --host $(HOST) --port $(PORT)
 
-test: install-dev browser lint typecheck pytest
+test: install-dev browser lint typecheck pytest test-semantic
 
 lint: install-dev
 	$(BIN)/ruff check $(LINTED)
@@ -39,7 +54,11 @@ typecheck: install-dev
 	$(BIN)/mypy paperfeed
 
 pytest: install-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not semantic"
+
+# The tests marked `semantic`, with the extra installed (the rest ran without it above).
+test-semantic: $(SEMANTIC_VENV)/.installed
+	$(SEMANTIC_VENV)/bin/pytest -m semantic
 
 # Browser tests drive Debian's chromium (Playwright never downloads a browser here).
 browser:
@@ -65,4 +84,4 @@ bench: install-dev
 	for script in bench/*_bench.py bench/plot_results.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SEMANTIC_VENV) .mypy_cache .ruff_cache .pytest_cache

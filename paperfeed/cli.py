@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine
@@ -72,7 +73,8 @@ class _Group(TyperGroup):
         except PaperfeedError as exc:
             if isinstance(ctx.obj, State) and ctx.obj.debug:
                 raise
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escape(): a message may hold brackets ('paperfeed[semantic]') that are not markup.
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1 if isinstance(exc, InputError) else 2) from exc
 
 
@@ -283,7 +285,7 @@ def crawl(
         soft_wrap=True,
     )
     for message in summary.error_messages:
-        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     if summary.errors:
         raise typer.Exit(1)
 

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from paperfeed.config import Settings
 from paperfeed.ranking.documents import Document
-from paperfeed.ranking.encoder import require_semantic, shared_encoder
+from paperfeed.ranking.encoder import Encoder, require_semantic, shared_encoder
 from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
 from paperfeed.ranking.ranker import LexicalRanker, Ranker
 from paperfeed.ranking.stats import TermStats
@@ -40,9 +40,13 @@ def to_document(paper: Paper, *, upvotes: int = 0) -> Document:
 class CorpusCache:
     """Term statistics over every stored paper, refreshed incrementally."""
 
-    def __init__(self, hybrid: HybridSettings | None = None) -> None:
-        # With ``hybrid`` set, rankers fuse in sentence embeddings (the semantic extra).
+    def __init__(
+        self, hybrid: HybridSettings | None = None, *, encoder: Encoder | None = None
+    ) -> None:
+        # With ``hybrid`` set, rankers fuse in sentence embeddings (the semantic extra); the
+        # model loads on first use unless an ``encoder`` is given (tests give a small one).
         self.hybrid = hybrid
+        self._encoder = encoder
         self._stats = TermStats()
         self._snapshot = self._stats.copy()
         self._known: dict[str, Document] = {}
@@ -93,4 +97,8 @@ class CorpusCache:
         # Imported here: the stored-vector source pulls in the store's embedding tables.
         from paperfeed.embeddings import StoredVectors
 
-        return HybridRanker(lexical, StoredVectors(engine, shared_encoder()), self.hybrid)
+        return HybridRanker(lexical, StoredVectors(engine, self.encoder()), self.hybrid)
+
+    def encoder(self) -> Encoder:
+        """The sentence encoder (the shared model unless one was given)."""
+        return self._encoder or shared_encoder()

@@ -212,13 +212,18 @@ def _compose_batch(
     until = max(d.local_date for d in batch)
     with session_scope(engine) as session:
         listed = settled_papers(session, since=since, until=until)
+    # Ranked outside a transaction: the hybrid ranker stores vectors it had to compute, and
+    # on SQLite a write from another connection would leave this one's snapshot stale.
+    if listed:
+        index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in listed])
+        interests = [parsed_interests(d.subscriber.interests) for d in batch]
+        ranked = ranker.rank(index, interests, top_k=len(listed))
+    with session_scope(engine) as session:
+        # The ledger is read in the transaction that writes: a paper sent meanwhile by a
+        # concurrent compose fails this transaction (unique ledger) instead of going twice.
         previous = last_edition_at(session, ids)
         already = sent_papers(session, ids, [p.paper.arxiv_id for p in listed])
         plans: list[PlannedEdition] = []
-        if listed:
-            index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in listed])
-            interests = [parsed_interests(d.subscriber.interests) for d in batch]
-            ranked = ranker.rank(index, interests, top_k=len(listed))
         for row, item in enumerate(batch):
             eligible = _eligible(
                 item, listed, previous.get(ids[row]), already.get(ids[row], set()), policy

@@ -34,7 +34,6 @@ from paperfeed.crawler.client import make_client
 from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.embeddings import embed_pending, subscriber_topics
 from paperfeed.mailer.worker import send_once
-from paperfeed.ranking.encoder import shared_encoder
 from paperfeed.store.db import session_scope
 from paperfeed.store.embeddings import prune_topic_vectors
 from paperfeed.store.housekeeping import analyze, last_crawl_started, prune_crawl_runs
@@ -89,7 +88,7 @@ class Jobs:
     def embed(self) -> None:
         """With the hybrid ranker: embed new papers and new interest topics, in batches."""
         if self.corpus.hybrid is not None:
-            embed_pending(self.engine, shared_encoder())
+            embed_pending(self.engine, self.corpus.encoder())
 
     def compose(self) -> None:
         """Create the editions whose local send time has come."""

@@ -121,11 +121,15 @@ def semantic_scores(
 
 
 def _reciprocal_ranks(scores: FloatArray, k: int) -> FloatArray:
-    """1 / (k + rank) of each paper in each row's ranking (rank 1 is the best score)."""
+    """1 / (k + rank) of each paper in each row's ranking (rank 1 is the best score).
+
+    A paper scoring 0 is not in that ranking at all and gets 0: otherwise the order of
+    papers with no lexical match would be decided by their position in the day.
+    """
     order = np.argsort(-scores, axis=1, kind="stable")
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
-    return (1.0 / (k + ranks)).astype(np.float32)
+    return np.where(scores > 0, 1.0 / (k + ranks), 0.0).astype(np.float32)
 
 
 def fuse(
