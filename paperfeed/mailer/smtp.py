@@ -126,6 +126,19 @@ class _Transient(Exception):
         self.detail = detail
 
 
+@dataclass(slots=True)
+class _Tries:
+    """How often one message was tried, and how often it got as far as an open session.
+
+    Only the latter count as attempts in its ``SendResult``: a connection that could not be
+    opened (refused, 421 at the greeting, no greeting in time) says nothing about the
+    message, so a server that is down for a while uses up none of a delivery's attempts.
+    """
+
+    made: int = 0
+    offered: int = 0
+
+
 class SmtpTransport:
     """Sends over ``pool_size`` persistent connections, at most ``rate`` messages a second."""
 
@@ -184,7 +197,7 @@ class SmtpTransport:
                 await session.quit()
 
     async def _deliver(self, slot: int, message: OutgoingMail) -> SendResult:
-        attempts = 0
+        tries = _Tries()
         try:
             async for attempt in stamina.retry_context(
                 on=_Transient,
@@ -195,10 +208,10 @@ class SmtpTransport:
                 wait_jitter=self.backoff_initial,
             ):
                 with attempt:
-                    attempts = attempt.num
+                    tries.made = attempt.num
                     if self._paused:
                         return not_tried(message, self._paused)
-                    result = await self._try_once(slot, message, attempts)
+                    result = await self._try_once(slot, message, tries)
                     return self._count(result)
         except _Transient as exc:
             return self._count(
@@ -206,25 +219,26 @@ class SmtpTransport:
                     message_id=message.message_id,
                     outcome=Outcome.RETRY_LATER,
                     code=exc.code,
-                    detail=f"gave up after {attempts} tries: {exc.detail}",
-                    attempts=attempts,
+                    detail=f"gave up after {tries.made} tries: {exc.detail}",
+                    attempts=tries.offered,
                 )
             )
         raise AssertionError("stamina.retry_context ended without a result")  # pragma: no cover
 
-    async def _try_once(self, slot: int, message: OutgoingMail, attempts: int) -> SendResult:
+    async def _try_once(self, slot: int, message: OutgoingMail, tries: _Tries) -> SendResult:
         def result(outcome: Outcome, code: int | None, detail: str, **extra: object) -> SendResult:
             return SendResult(
                 message_id=message.message_id,
                 outcome=outcome,
                 code=code,
                 detail=detail,
-                attempts=attempts,
+                attempts=tries.offered,
                 **extra,  # type: ignore[arg-type]
             )
 
         try:
             session = await self._connection(slot)
+            tries.offered += 1
             if self._limiter is not None:
                 await self._limiter.acquire()
             reply = await session.sendmail(message.envelope_from, message.recipient, message.data)

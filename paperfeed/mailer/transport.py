@@ -28,7 +28,12 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """What became of one message: outcome, the server's code and words, who bounced."""
+    """What became of one message: outcome, the server's code and words, who bounced.
+
+    ``attempts`` counts the tries that offered the message to a server; 0 means it never
+    was (a paused transport, or a server that could not be reached), and the outbox then
+    does not count the pass against the delivery.
+    """
 
     message_id: str
     outcome: Outcome
