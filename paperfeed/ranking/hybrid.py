@@ -35,7 +35,7 @@ from paperfeed.ranking.semantic import (
     fuse,
     semantic_scores,
     topic_layout,
-    topic_similarities,
+    topic_weights,
 )
 from paperfeed.ranking.stats import FloatArray
 
@@ -138,12 +138,12 @@ class HybridRanker:
         liked = self.lexical.liked(day.lexical, subscribers)
         like_rows = packed_likes(liked)
         topics = self.topic_table(subscribers)
-        similarities = topic_similarities(topics, day.vectors)
+        weights = topic_weights(topics, day.vectors)
         knobs = self.settings
 
         def score(chunk: slice) -> SubscriberScores:
             lexical = score_subscribers(day.lexical, subscribers[chunk], like_rows=like_rows)
-            semantic = semantic_scores(similarities, topics, chunk)
+            semantic = semantic_scores(weights, topics, chunk)
             return fuse(
                 lexical,
                 semantic,

@@ -103,7 +103,7 @@ def _times_weights(index: DayIndex, matrix: sp.csr_matrix) -> FloatArray:
     return np.asarray(product, dtype=np.float32)
 
 
-def _best_and_total(scores: FloatArray, rows_per_sub: IntArray) -> tuple[FloatArray, FloatArray]:
+def best_and_total(scores: FloatArray, rows_per_sub: IntArray) -> tuple[FloatArray, FloatArray]:
     """Per subscriber, the best row's score and the sum of all rows (0 without rows).
 
     Rows are laid into a (subscribers, slots, papers) block and reduced over the slots, which
@@ -235,7 +235,7 @@ def score_subscribers(
         b"".join(p.topic_weights for p in plans),
     )
     rows_per_sub = np.asarray([len(p.topic_sizes) // 4 for p in plans], dtype=np.int64)
-    best, total = _best_and_total(_times_weights(index, query_matrix(index, rows)), rows_per_sub)
+    best, total = best_and_total(_times_weights(index, query_matrix(index, rows)), rows_per_sub)
     if any(i.likes for i in interests):
         # Likes are rare: they join as extra topic rows through a slower, exact path.
         _add_likes(index, interests, like_rows or {}, (best, total))

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.ranking.interests import Interests, Topic
-from paperfeed.ranking.scoring import SubscriberScores
+from paperfeed.ranking.scoring import SubscriberScores, best_and_total
 from paperfeed.ranking.stats import FloatArray
 
 IntArray = npt.NDArray[np.int64]
@@ -33,7 +33,7 @@ SEMANTIC_THRESHOLD = 0.4
 
 def topic_text(topic: Topic) -> str:
     """What a topic's embedding is computed from: the words as typed, without quote marks."""
-    return " ".join(topic.text.replace('"', " ").split())
+    return topic.plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +69,10 @@ def topic_layout(subscribers: Sequence[Interests]) -> tuple[list[str], IntArray,
     rows: list[int] = []
     sizes: list[int] = []
     for interests in subscribers:
-        texts = {topic_text(t) for t in interests.topics}
-        sizes.append(len(texts))
-        rows.extend(unique.setdefault(text, len(unique)) for text in sorted(texts))
+        # Parsing already dropped repeated topics; two spellings of one text ("a b" and
+        # a b) share a vector and weigh a little more in the soft maximum, which is fine.
+        sizes.append(len(interests.topics))
+        rows.extend([unique.setdefault(t.plain, len(unique)) for t in interests.topics])
     return list(unique), np.asarray(rows, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
 
 
@@ -83,15 +84,24 @@ class SemanticScores:
     best: FloatArray
 
 
-def topic_similarities(table: TopicTable, papers: FloatArray) -> FloatArray:
-    """Cosine of every unique topic with every paper, shape (topics, papers)."""
+def topic_weights(
+    table: TopicTable, papers: FloatArray, *, temperature: float = TEMPERATURE
+) -> FloatArray:
+    """exp(cosine / temperature) of every distinct topic with every paper, (topics, papers).
+
+    Computed once per batch on distinct topics, so each subscriber's soft maximum is a sum
+    and its best topic a maximum of these rows, and the logarithm is taken once at the end.
+    A cosine is at most 1, so the largest weight is e**10 at 0.1: no overflow in float32.
+    """
     if table.vectors.shape[0] == 0 or papers.shape[0] == 0:
         return np.zeros((table.vectors.shape[0], papers.shape[0]), dtype=np.float32)
-    return np.asarray(table.vectors @ papers.T, dtype=np.float32)
+    cosines = np.asarray(table.vectors @ papers.T, dtype=np.float32)
+    cosines /= temperature
+    return np.exp(cosines, out=cosines)
 
 
 def semantic_scores(
-    similarities: FloatArray,
+    weights: FloatArray,
     table: TopicTable,
     subscribers: slice,
     *,
@@ -99,25 +109,14 @@ def semantic_scores(
 ) -> SemanticScores:
     """Soft and hard maxima over each subscriber's topics, for a slice of the batch."""
     sizes = table.sizes[subscribers]
-    starts = table.starts[subscribers]
-    n_subs, n_docs = sizes.size, similarities.shape[1]
-    best = np.zeros((n_subs, n_docs), dtype=np.float32)
-    soft = np.zeros((n_subs, n_docs), dtype=np.float32)
-    has = sizes > 0
-    if not has.any():
-        return SemanticScores(soft=soft, best=best)
-    first = int(starts[has][0])
-    last = int(starts[has][-1] + sizes[has][-1])
-    gathered = similarities[table.rows[first:last]]
-    # Segment starts within ``gathered`` for the subscribers that have topics.
-    offsets = starts[has] - first
-    owner = np.repeat(np.arange(int(has.sum())), sizes[has])
-    seg_best = np.maximum.reduceat(gathered, offsets, axis=0)
-    shifted = np.exp((gathered - seg_best[owner]) / temperature)
-    seg_soft = seg_best + temperature * np.log(np.add.reduceat(shifted, offsets, axis=0))
-    best[has] = seg_best
-    soft[has] = seg_soft
-    return SemanticScores(soft=soft, best=best)
+    start = int(table.starts[subscribers.start]) if sizes.size else 0
+    rows = table.rows[start : start + int(sizes.sum())]
+    best_weight, total_weight = best_and_total(weights[rows], sizes)
+    # Subscribers without topics have weight 0: they score 0, not log(0).
+    with np.errstate(divide="ignore"):
+        best = np.where(best_weight > 0, temperature * np.log(best_weight), 0.0)
+        soft = np.where(total_weight > 0, temperature * np.log(total_weight), 0.0)
+    return SemanticScores(soft=soft.astype(np.float32), best=best.astype(np.float32))
 
 
 def _reciprocal_ranks(scores: FloatArray, k: int) -> FloatArray:
