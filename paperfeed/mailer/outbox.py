@@ -3,12 +3,14 @@
 A delivery is marked sent only after the server accepted it, in the transaction after the
 send; a crash between the two leaves the batch claimed, and after the lease another pass
 sends it again with the same Message-ID. So nothing is lost and at most the in-flight batch
-is sent twice (exactly-once over SMTP is impossible). A delivery past ``max_lateness_hours``
-is expired, one whose subscriber stopped receiving since compose (unsubscribed, bounced,
-paused) is cancelled, a 5xx at RCPT bounces the subscriber, and a 4xx puts the delivery back
-until ``smtp_max_attempts`` passes have tried it. Each batch costs a few statements: one
-claim, three loads, one transaction of bulk updates. Knows nothing of templates or SMTP
-details: ``editions`` renders, the ``Transport`` sends.
+is sent twice (exactly-once over SMTP is impossible). A database that is down when a batch is
+to be marked (a restart, a failover) is waited for while the claim lasts, so it causes no
+resends. A delivery past ``max_lateness_hours`` is expired, one whose subscriber stopped
+receiving since compose (unsubscribed, bounced, paused) is cancelled, a 5xx at RCPT bounces
+the subscriber, and a 4xx puts the delivery back until ``smtp_max_attempts`` passes have
+tried it. Each batch costs a few statements: one claim, three loads, one transaction of bulk
+updates. Knows nothing of templates or SMTP details: ``editions`` renders, the ``Transport``
+sends.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import stamina
 import structlog
 from sqlalchemy import Engine
 
@@ -33,7 +36,7 @@ from paperfeed.mailer.editions import (
 )
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.transport import Outcome, SendResult, Transport
-from paperfeed.store.db import session_scope
+from paperfeed.store.db import database_error_reason, database_unavailable, session_scope
 from paperfeed.store.deliveries import (
     ClaimedDelivery,
     claim_batch,
@@ -244,7 +247,33 @@ async def _process(run: _Pass, batch: Sequence[ClaimedDelivery]) -> None:
         return
     assert run.transport is not None
     results = await run.transport.send([mail for _, mail in built.mails]) if built.mails else []
-    _mark(run, built, results)
+    await _mark_when_reachable(run, built, results)
+
+
+async def _mark_when_reachable(run: _Pass, built: _Built, results: Sequence[SendResult]) -> None:
+    """Record the batch's results, waiting out a database that went away (a restart, a
+    failover) for as long as the claim lasts: mail the server took but that was never marked
+    would be sent again once the lease ends."""
+    async for attempt in stamina.retry_context(
+        on=database_unavailable,
+        attempts=None,
+        timeout=run.settings.send_lease_seconds,
+        wait_initial=0.5,
+        wait_max=5.0,
+        wait_jitter=0.5,
+    ):
+        with attempt:
+            try:
+                _mark(run, built, results)
+            except Exception as exc:
+                if database_unavailable(exc):
+                    log.error(
+                        "send.database_unavailable",
+                        error=database_error_reason(exc),
+                        waiting_to_mark=len(results) + sum(map(len, built.closed.values())),
+                        retry=attempt.num,
+                    )
+                raise
 
 
 def _build(run: _Pass, batch: Sequence[ClaimedDelivery]) -> _Built:

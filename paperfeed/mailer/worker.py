@@ -3,7 +3,8 @@
 ``send_once`` opens the transport the settings name, drains the outbox once and closes it.
 ``run_worker`` loops ``send_due`` until told to stop, finishing the batch in flight; it
 sleeps when the outbox is empty and, when the transport pauses (a refused login, a server
-that keeps failing), waits and starts over with a fresh one. Signals are the caller's job.
+that keeps failing), waits and starts over with a fresh one. A database it cannot reach (a
+restart) is logged and tried again after the idle pause. Signals are the caller's job.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from paperfeed.config import Settings
 from paperfeed.mailer.outbox import Clock, Progress, SendSummary, send_due
 from paperfeed.mailer.transport import Transport
 from paperfeed.mailer.transports import open_transport
+from paperfeed.store.db import database_error_reason, database_unavailable
 
 log = structlog.get_logger("paperfeed.send")
 
@@ -80,21 +82,33 @@ async def run_worker(
 ) -> SendSummary:
     """Drain the outbox until ``stop`` is set, finishing the batch in flight; returns totals.
 
-    Idle, it sleeps ``idle_seconds``; paused (a refused login, too many errors), it waits
-    ``pause_seconds`` and opens a fresh transport.
+    Idle, or without a database, it sleeps ``idle_seconds``; paused (a refused login, too
+    many errors), it waits ``pause_seconds`` and opens a fresh transport.
     """
     totals = SendSummary()
     transport = transport_factory()
     try:
         while not stop.is_set():
-            summary = await send_due(
-                engine,
-                settings,
-                transport=transport,
-                now=now,
-                worker=worker,
-                should_stop=stop.is_set,
-            )
+            try:
+                summary = await send_due(
+                    engine,
+                    settings,
+                    transport=transport,
+                    now=now,
+                    worker=worker,
+                    should_stop=stop.is_set,
+                )
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                # A database restart is not a reason to die: wait for it like for more mail.
+                log.error(
+                    "worker.database_unavailable",
+                    error=database_error_reason(exc),
+                    retry_in=idle_seconds,
+                )
+                await _sleep_unless(stop, idle_seconds)
+                continue
             totals.add(summary)
             if summary.paused_reason:
                 await transport.aclose()

@@ -13,7 +13,13 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlmodel import Session, create_engine
 
 from paperfeed.errors import StoreError
@@ -96,11 +102,26 @@ def check_connection(engine: Engine) -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise StoreError(
             f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
-            f"{reason}; check PAPERFEED_DATABASE_URL and that the server is running"
+            f"{database_error_reason(exc)}; check PAPERFEED_DATABASE_URL and that the server "
+            "is running"
         ) from exc
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached now (down, restarting, a dropped
+    connection, SQLite busy), which a later try may get past; False for bugs and conflicts."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_error_reason(exc: BaseException) -> str:
+    """The driver's first line for a database error: no SQL, no parameters."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 @contextmanager

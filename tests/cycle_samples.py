@@ -29,7 +29,7 @@ from paperfeed.store.db import session_scope
 from paperfeed.store.models import Delivery, Edition, Subscriber
 from paperfeed.store.subscribers import create_subscriber
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "ranking" / "corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "ranking" / "corpus.jsonl"
 INTERESTS = "large language models\nreasoning\ndiffusion"
 
 
