@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
 from paperfeed import __version__, daemon
@@ -49,7 +50,12 @@ from paperfeed.ranking.interests import parse_interests
 from paperfeed.scheduler import Jobs
 from paperfeed.scheduler import tick as run_tick
 from paperfeed.store import migrate
-from paperfeed.store.db import make_engine, session_scope
+from paperfeed.store.db import (
+    database_error_reason,
+    database_unavailable,
+    make_engine,
+    session_scope,
+)
 from paperfeed.store.models import Frequency
 from paperfeed.store.papers import latest_listing_day, papers_on
 from paperfeed.store.subscribers import (
@@ -70,11 +76,22 @@ class _Group(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except PaperfeedError as exc:
+        except (PaperfeedError, SQLAlchemyError) as exc:
             if isinstance(ctx.obj, State) and ctx.obj.debug:
                 raise
+            if isinstance(exc, SQLAlchemyError):
+                if not database_unavailable(exc):
+                    raise  # a bug, not the database being away: keep the traceback
+                # The database went away mid-command (restart, network). Every step is its
+                # own idempotent transaction, so running the command again resumes it.
+                message = (
+                    f"the database stopped answering: {database_error_reason(exc)}; "
+                    "what was done so far is kept: run the command again when it is back"
+                )
+            else:
+                message = str(exc)
             # escape(): a message may hold brackets ('paperfeed[semantic]') that are not markup.
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1 if isinstance(exc, InputError) else 2) from exc
 
 

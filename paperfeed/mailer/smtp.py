@@ -237,7 +237,19 @@ class SmtpTransport:
             )
 
         try:
-            session = await self._connection(slot)
+            try:
+                session = await self._connection(slot)
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code < 500 or isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+                    raise
+                # A 5xx before any message (greeting, EHLO) refuses us, not this subscriber:
+                # failing the delivery would fail every delivery of the pass for good.
+                self._drop(slot)
+                self._pause(
+                    f"the SMTP server {self.config.hostname} refuses connections "
+                    f"({exc.code} {exc.message}); check PAPERFEED_SMTP_URL and the relay"
+                )
+                return result(Outcome.RETRY_LATER, exc.code, exc.message)
             tries.offered += 1
             if self._limiter is not None:
                 await self._limiter.acquire()

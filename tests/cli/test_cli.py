@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
@@ -137,3 +138,24 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--debug", "db", "upgrade"], env={"PAPERFEED_DATABASE_URL": "x"})
     assert result.exit_code != 0
     assert result.exception is not None
+
+
+def test_a_database_that_stops_answering_mid_command_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _env(f"sqlite:///{tmp_path / 'var' / 'paperfeed.db'}", tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+
+    def database_gone(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError(
+            "UPDATE delivery SET status=...", {}, Exception("server closed the connection")
+        )
+
+    monkeypatch.setattr("paperfeed.cli.send_once", database_gone)
+    result = runner.invoke(app, ["send"], env=env)
+
+    assert result.exit_code == 2
+    assert "the database stopped answering: server closed the connection" in result.output
+    assert "run the command again" in result.output
+    assert "Traceback" not in result.output
+    assert "UPDATE" not in result.output  # no SQL in front of the user

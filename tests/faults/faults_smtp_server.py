@@ -30,6 +30,7 @@ class SmtpFaults:
     """What goes wrong next; each count is used up one connection or message at a time."""
 
     busy_greetings: int = 0  # connections greeted with 421 and closed
+    refused_greetings: int = 0  # connections greeted with 554 (relay refuses us) and closed
     slow_greetings: int = 0  # connections greeted only after ``slow_seconds``
     busy_data: int = 0  # messages answered 451 at the end of DATA (not stored)
     drops_after_data: int = 0  # messages stored, then the line cut before the 250
@@ -110,6 +111,12 @@ class _FaultySMTP(SMTP):
         if sink.faults.take("busy_greetings"):
             sink.fired["421"] += 1
             await self.push("421 4.3.2 too busy, try again later")
+            assert self.transport is not None
+            self.transport.close()
+            return
+        if sink.faults.take("refused_greetings"):
+            sink.fired["554"] += 1
+            await self.push("554 5.7.1 no SMTP service here for you")
             assert self.transport is not None
             self.transport.close()
             return

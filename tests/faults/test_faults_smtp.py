@@ -89,6 +89,29 @@ def test_a_server_busy_at_connect_sends_nothing_then_everything_once(
     assert_delivered_once(engine, sink, in_flight=0)
 
 
+def test_a_relay_refusing_us_at_the_greeting_pauses_and_fails_no_delivery(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    with serving(FaultySink()) as sink:
+        settings = settings_for(tmp_path, database_url, sink)
+        outbox_for(engine, settings, READERS[:4])
+
+        # A misconfigured relay (554 at the greeting) says nothing about the subscribers.
+        sink.faults.refused_greetings = FOREVER
+        refused = send_pass(engine, settings, now=T0)
+        assert (refused.sent, refused.failed) == (0, 0), refused.line()
+        assert "refuses connections (554" in (refused.paused_reason or "")
+        assert {(r.status, r.attempts) for r in assert_nothing_lost_yet(engine, sink)} == {
+            ("pending", 0)
+        }
+
+        sink.heal()
+        healed = send_pass(engine, settings, now=later(1))
+
+    assert (healed.sent, healed.failed) == (4, 0)
+    assert_delivered_once(engine, sink, in_flight=0)
+
+
 def test_a_server_busy_for_more_passes_than_the_attempts_still_loses_nothing(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
