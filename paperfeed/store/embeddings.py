@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, delete, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,17 +41,23 @@ def _insert_ignoring_existing(
         session.execute(make_insert(table).on_conflict_do_nothing(), rows[start : start + CHUNK])
 
 
+def _stored(
+    session: Session, key: Any, model: Any, wanted: str, keys: Sequence[str]
+) -> dict[str, bytes]:
+    """Stored vectors by key, for the keys that have one; ``IN`` lists stay under CHUNK."""
+    table = key.class_
+    out: dict[str, bytes] = {}
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        rows = session.exec(
+            select(key, table.vector).where(model == wanted, col(key).in_(chunk))
+        ).all()
+        out.update((found, bytes(vector)) for found, vector in rows)
+    return out
+
+
 def paper_vectors(session: Session, model: str, paper_ids: Sequence[str]) -> dict[str, bytes]:
     """The stored vectors of those papers that have one."""
-    out: dict[str, bytes] = {}
-    for chunk in _chunks(list(dict.fromkeys(paper_ids))):
-        rows = session.exec(
-            select(PaperEmbedding.paper_id, PaperEmbedding.vector).where(
-                PaperEmbedding.model == model, col(PaperEmbedding.paper_id).in_(chunk)
-            )
-        ).all()
-        out.update((paper_id, bytes(vector)) for paper_id, vector in rows)
-    return out
+    return _stored(session, PaperEmbedding.paper_id, PaperEmbedding.model, model, paper_ids)
 
 
 def save_paper_vectors(
@@ -79,15 +86,8 @@ def papers_without_vectors(session: Session, model: str, *, limit: int) -> Seque
 def topic_vectors(session: Session, model: str, texts: Sequence[str]) -> dict[str, bytes]:
     """The stored vectors of those topic texts that have one, by text."""
     by_key = {topic_key(text): text for text in texts}
-    out: dict[str, bytes] = {}
-    for chunk in _chunks(list(by_key)):
-        rows = session.exec(
-            select(TopicEmbedding.text_key, TopicEmbedding.vector).where(
-                TopicEmbedding.model == model, col(TopicEmbedding.text_key).in_(chunk)
-            )
-        ).all()
-        out.update((by_key[key], bytes(vector)) for key, vector in rows)
-    return out
+    found = _stored(session, TopicEmbedding.text_key, TopicEmbedding.model, model, list(by_key))
+    return {by_key[key]: vector for key, vector in found.items()}
 
 
 def save_topic_vectors(
