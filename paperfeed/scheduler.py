@@ -4,7 +4,9 @@ Correctness never depends on APScheduler's memory: every job is an idempotent fu
 the database and the clock (crawl the due days, compose the due editions, drain the outbox),
 so a restart, a missed hour or a second daemon never sends twice or skips anyone. The lock
 only saves work: PostgreSQL holds an advisory lock on a dedicated connection, SQLite a file
-lock beside the database; both vanish with the process, so a standby takes over.
+lock beside the database; both vanish with the process, so a standby takes over. A PostgreSQL
+restart ends the lock's session and the lock with it, so the leader confirms it still holds the
+lock before each job and every few seconds, and takes it again or stands by.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from filelock import FileLock, Timeout
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
@@ -34,7 +37,7 @@ from paperfeed.crawler.client import make_client
 from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.embeddings import embed_pending, subscriber_topics
 from paperfeed.mailer.worker import send_once
-from paperfeed.store.db import session_scope
+from paperfeed.store.db import database_error_reason, database_unavailable, session_scope
 from paperfeed.store.embeddings import prune_topic_vectors
 from paperfeed.store.housekeeping import analyze, last_crawl_started, prune_crawl_runs
 from paperfeed.store.web_queries import expire_pending
@@ -45,6 +48,13 @@ log = structlog.get_logger("paperfeed.scheduler")
 MISFIRE_GRACE = timedelta(hours=6)
 KEEP_CRAWL_LOGS = timedelta(days=90)
 LOCK_KEY = zlib.crc32(b"paperfeed scheduler leader")
+# Whether this session holds the lock: a bigint key shows as classid (its high half, 0 here),
+# objid (its low half) and objsubid 1.
+HOLDS_LOCK = text(
+    "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = pg_backend_pid() AND classid = 0 AND objid = CAST(:k AS bigint)::oid"
+    " AND objsubid = 1)"
+)
 
 Clock = Callable[[], datetime]
 
@@ -145,10 +155,15 @@ def _last_fire(trigger: CronTrigger, now: datetime) -> datetime | None:
     return last
 
 
-def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
+def _guarded(
+    name: str, job: Callable[[], None], leads: Callable[[], bool] | None = None
+) -> Callable[[], None]:
     def run() -> None:
         structlog.contextvars.bind_contextvars(job=name)
         try:
+            if leads is not None and not leads():
+                log.info("job.skipped", reason="this scheduler no longer holds the leader lock")
+                return
             job()
         except Exception:  # a failed pass is retried by the next one; keep the daemon alive
             log.exception("job.failed")
@@ -158,8 +173,10 @@ def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
+def build_scheduler(jobs: Jobs, *, leads: Callable[[], bool] | None = None) -> BackgroundScheduler:
     """A scheduler with the four jobs, fixed ids, coalescing and generous misfire grace.
+
+    With ``leads``, each job first asks it whether this process still leads, and skips if not.
 
     The first crawl runs at once and is followed, in the same thread, by a compose and a
     send; the compose job waits for that. A compose racing a slow first crawl would write
@@ -175,10 +192,10 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
         "replace_existing": True,
     }
     started = threading.Event()
-    crawl = _guarded("crawl", jobs.crawl)
-    embed = _guarded("embed", jobs.embed)
-    compose = _guarded("compose", jobs.compose)
-    send = _guarded("send", jobs.deliver)
+    crawl = _guarded("crawl", jobs.crawl, leads)
+    embed = _guarded("embed", jobs.embed, leads)
+    compose = _guarded("compose", jobs.compose, leads)
+    send = _guarded("send", jobs.deliver, leads)
 
     def crawl_job() -> None:
         crawl()
@@ -217,7 +234,7 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
         **options,
     )
     scheduler.add_job(
-        _guarded("housekeeping", jobs.housekeeping),
+        _guarded("housekeeping", jobs.housekeeping, leads),
         CronTrigger(hour=3, minute=17, timezone=UTC),
         id="housekeeping",
         name="housekeeping",
@@ -227,60 +244,112 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
 
 
 class LeaderLock(AbstractContextManager["LeaderLock"]):
-    """Held by at most one process per database; released when the process dies."""
+    """Held by at most one process per database; released when the process dies.
+
+    On PostgreSQL the lock lives as long as the session that took it: a server restart or a
+    dropped connection loses it silently, so the leader asks ``confirm`` before it works.
+    """
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self._connection: Connection | None = None
+        # The job threads confirm the lock on the same connection as the scheduler's thread.
+        self._guard = threading.Lock()
         self._folder = settings.var_dir
         self._file = FileLock(str(settings.var_dir / "scheduler.lock"))
+        # FileLock.is_locked answers per thread, and the jobs ask from their own threads.
+        self._file_held = False
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the lock, as of its last ``try_acquire`` or ``confirm``."""
+        return self._connection is not None or self._file_held
 
     def try_acquire(self) -> bool:
-        """Take the lock if it is free; never blocks."""
+        """Take the lock if it is free; never blocks. Raises if the database cannot be reached."""
         if self.engine.dialect.name == "postgresql":
-            connection = self.engine.connect()
-            taken = bool(
-                connection.execute(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}
-                ).scalar()
-            )
-            connection.commit()
-            if taken:
-                self._connection = connection
-            else:
-                connection.close()
-            return taken
+            with self._guard:
+                connection = self.engine.connect()
+                try:
+                    taken = bool(
+                        connection.execute(
+                            text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}
+                        ).scalar()
+                    )
+                    connection.commit()
+                except BaseException:
+                    _discard(connection)
+                    raise
+                if taken:
+                    self._connection = connection
+                else:
+                    connection.close()
+                return taken
         self._folder.mkdir(parents=True, exist_ok=True)
         try:
             self._file.acquire(timeout=0)
         except Timeout:
             return False
+        self._file_held = True
         return True
 
+    def confirm(self) -> bool:
+        """Whether the lock is still ours: its session alive and holding it. Never raises; a
+        lock found lost is let go, and ``held`` turns False."""
+        if self.engine.dialect.name != "postgresql":
+            return self._file_held
+        with self._guard:
+            connection = self._connection
+            if connection is None:
+                return False
+            try:
+                held = bool(connection.execute(HOLDS_LOCK, {"k": LOCK_KEY}).scalar())
+                connection.commit()
+                reason = "its session no longer holds it"
+            except SQLAlchemyError as exc:
+                held, reason = False, database_error_reason(exc)
+            if not held:
+                self._connection = None
+                _discard(connection)
+                log.warning("leader.lock_lost", reason=reason)
+            return held
+
     def wait(self, stop: threading.Event, *, poll: float = 5.0) -> bool:
-        """Block until this process leads (True) or ``stop`` is set (False)."""
-        announced = False
+        """Block until this process leads (True) or ``stop`` is set (False); a database that
+        cannot be reached is waited for like a lock held elsewhere."""
+        said = ""
         while not stop.is_set():
-            if self.try_acquire():
+            taken = _try_acquire(self)
+            if taken is True:
                 log.info("leader.acquired")
                 return True
-            if not announced:
+            if taken is False and said != "waiting":
                 log.info("leader.waiting", reason="another scheduler holds the lock")
-                announced = True
+                said = "waiting"
+            elif isinstance(taken, str) and said != "unavailable":
+                log.warning("leader.database_unavailable", error=taken, retry_in=poll)
+                said = "unavailable"
             stop.wait(poll)
         return False
 
     def release(self) -> None:
-        """Give the lock up (also happens when the process dies)."""
-        if self._connection is not None:
-            # The connection goes back to the pool, and a session-level advisory lock would
-            # go with it: unlock explicitly first.
-            self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-            self._connection.commit()
-            self._connection.close()
-            self._connection = None
+        """Give the lock up (also happens when the process dies); never raises."""
+        with self._guard:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                # The connection goes back to the pool, and a session-level advisory lock
+                # would go with it: unlock explicitly first.
+                try:
+                    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                    connection.commit()
+                    connection.close()
+                except SQLAlchemyError as exc:
+                    # The session ended (a database restart) and took the lock with it.
+                    log.info("leader.release_skipped", reason=database_error_reason(exc))
+                    _discard(connection)
         if self._file.is_locked:
             self._file.release()
+            self._file_held = False
 
     def __exit__(
         self,
@@ -291,22 +360,79 @@ class LeaderLock(AbstractContextManager["LeaderLock"]):
         self.release()
 
 
-def run_scheduler(jobs: Jobs, *, poll: float = 5.0) -> None:
-    """Lead (or wait to), run the jobs until ``jobs.stop`` is set, then shut down cleanly."""
+def _discard(connection: Connection) -> None:
+    """Close a lock connection for good, not back into the pool: its session, and any lock
+    it may still hold, end with it."""
+    try:
+        connection.invalidate()
+        connection.close()
+    except SQLAlchemyError as exc:
+        log.debug("leader.discard_failed", reason=database_error_reason(exc))
+
+
+def _try_acquire(lock: LeaderLock) -> bool | str:
+    """``lock.try_acquire()``, or why the database cannot be reached now."""
+    try:
+        return lock.try_acquire()
+    except SQLAlchemyError as exc:
+        if not database_unavailable(exc):
+            raise
+        return database_error_reason(exc)
+
+
+def run_scheduler(jobs: Jobs, *, poll: float = 5.0, lock: LeaderLock | None = None) -> None:
+    """Lead (or wait to), run the jobs until ``jobs.stop`` is set, then shut down cleanly.
+
+    A leader that loses its lock (a PostgreSQL restart) pauses its jobs, takes the lock
+    again once the database is back, or stands by if another scheduler took it meanwhile.
+    """
     stop = jobs.stop
-    lock = LeaderLock(jobs.engine, jobs.settings)
-    if not lock.wait(stop, poll=poll):
-        return
-    scheduler = build_scheduler(jobs)
+    if lock is None:
+        lock = LeaderLock(jobs.engine, jobs.settings)
+    try:
+        while lock.wait(stop, poll=poll):
+            _lead(jobs, lock, poll=poll)
+    finally:
+        lock.release()
+
+
+def _lead(jobs: Jobs, lock: LeaderLock, *, poll: float) -> None:
+    """Run the jobs while this process holds ``lock``; return on stop or once it lost it."""
+    scheduler = build_scheduler(jobs, leads=lock.confirm)
     scheduler.start()
     log.info("scheduler.started", jobs=[j.id for j in scheduler.get_jobs()])
     try:
-        stop.wait()
+        while not jobs.stop.wait(poll):
+            if lock.confirm():
+                continue
+            # Paused, not stopped: jobs due meanwhile run once (coalesced) on resume.
+            scheduler.pause()
+            if not _regain(lock, jobs.stop, poll=poll):
+                return
+            scheduler.resume()
     finally:
         # wait=True lets the running job finish its current pass (a send batch is bounded).
         scheduler.shutdown(wait=True)
-        lock.release()
         log.info("scheduler.stopped")
+
+
+def _regain(lock: LeaderLock, stop: threading.Event, *, poll: float) -> bool:
+    """After losing the lock, take it again (True); False if another scheduler has it or
+    ``stop`` is set. An unreachable database is retried every ``poll`` seconds, said once."""
+    said = False
+    while not stop.is_set():
+        taken = _try_acquire(lock)
+        if taken is True:
+            log.info("leader.reacquired")
+            return True
+        if taken is False:
+            log.warning("leader.lost", reason="another scheduler took the lock; standing by")
+            return False
+        if not said:
+            log.warning("leader.database_unavailable", error=taken, retry_in=poll)
+            said = True
+        stop.wait(poll)
+    return False
 
 
 @dataclass
