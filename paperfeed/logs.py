@@ -39,6 +39,9 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # JSON lines carry a failed job's exception as text; the console renderer
+            # formats exc_info itself (and prettier) when this is left out.
+            *([structlog.processors.format_exc_info] if as_json else []),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -452,6 +452,7 @@ def tick(jobs: Jobs, *, housekeeping: bool = False) -> TickSummary:
     if jobs.crawl_is_due():
         jobs.crawl()
         summary.ran.append("crawl")
+        jobs.embed()  # a no-op unless the hybrid ranker is on
     jobs.compose()
     summary.ran.append("compose")
     jobs.deliver()
