@@ -120,7 +120,9 @@ def crawl_days(
         finished = pacer.clock.now()
         new, settled = 0, False
         if engine is not None:
-            with session_scope(engine) as session:
+            # save_day reads what is known, then writes: on SQLite take the write lock first,
+            # or a web write committed in between fails this transaction at once.
+            with session_scope(engine, write_lock=True) as session:
                 saved = save_day(
                     session,
                     result,

@@ -218,9 +218,11 @@ def _compose_batch(
         index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in listed])
         interests = [parsed_interests(d.subscriber.interests) for d in batch]
         ranked = ranker.rank(index, interests, top_k=len(listed))
-    with session_scope(engine) as session:
+    with session_scope(engine, write_lock=True) as session:
         # The ledger is read in the transaction that writes: a paper sent meanwhile by a
         # concurrent compose fails this transaction (unique ledger) instead of going twice.
+        # On SQLite the write lock is taken first, or a web write committed between the
+        # reads and the writes would fail the transaction at once.
         previous = last_edition_at(session, ids)
         already = sent_papers(session, ids, [p.paper.arxiv_id for p in listed])
         plans: list[PlannedEdition] = []

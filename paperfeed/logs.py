@@ -23,8 +23,10 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
-    return structlog.PrintLogger(file=sys.stderr)
+def _stderr_logger(*_args: Any) -> structlog.WriteLogger:
+    # One write per line (PrintLogger writes the line, then its newline): a line of the
+    # stdlib handler (uvicorn's) cannot land in between and glue two lines into one.
+    return structlog.WriteLogger(file=sys.stderr)
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:

@@ -165,6 +165,11 @@ class SmtpTransport:
         self._tls_context = tls_context
         self._limiter = AsyncLimiter(rate, 1.0) if rate > 0 else None
         self._connections: list[WireSession | None] = [None] * pool_size
+        # Slots not in use. A connection runs one transaction at a time, and the web app
+        # sends each confirmation from its own task: concurrent ``send`` calls must each
+        # hold their slots, not share one. Made on first use, in the loop that sends.
+        self._free: asyncio.Queue[int] | None = None
+        self._free_loop: asyncio.AbstractEventLoop | None = None
         self._errors_in_a_row = 0
         self._paused: str | None = None
 
@@ -180,14 +185,29 @@ class SmtpTransport:
         for index in range(len(messages)):
             queue.put_nowait(index)
 
-        async def worker(slot: int) -> None:
-            while not queue.empty():
-                index = queue.get_nowait()
-                results[index] = await self._deliver(slot, messages[index])
+        free = self._free_slots()
+
+        async def worker() -> None:
+            slot = await free.get()
+            try:
+                while not queue.empty():
+                    index = queue.get_nowait()
+                    results[index] = await self._deliver(slot, messages[index])
+            finally:
+                free.put_nowait(slot)
 
         workers = min(self.pool_size, len(messages))
-        await asyncio.gather(*(worker(slot) for slot in range(workers)))
+        await asyncio.gather(*(worker() for _ in range(workers)))
         return [r for r in results if r is not None]
+
+    def _free_slots(self) -> asyncio.Queue[int]:
+        loop = asyncio.get_running_loop()
+        if self._free is None or self._free_loop is not loop:
+            self._free = asyncio.Queue()
+            for slot in range(self.pool_size):
+                self._free.put_nowait(slot)
+            self._free_loop = loop
+        return self._free
 
     async def aclose(self) -> None:
         """QUIT every open connection (closing it if the server is gone)."""
