@@ -61,6 +61,10 @@ class FileTransport:
         """Write every message; disk I/O runs in a thread so the event loop keeps moving."""
         return await asyncio.to_thread(self._write_all, list(messages))
 
+    def resume(self) -> None:
+        """Forget a pause: the next send tries the disk again."""
+        self._paused = None
+
     async def aclose(self) -> None:
         """Nothing stays open between batches."""
 

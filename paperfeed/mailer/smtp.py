@@ -209,6 +209,11 @@ class SmtpTransport:
             self._free_loop = loop
         return self._free
 
+    def resume(self) -> None:
+        """Forget a pause and the errors in a row: the next send tries the server again."""
+        self._paused = None
+        self._errors_in_a_row = 0
+
     async def aclose(self) -> None:
         """QUIT every open connection (closing it if the server is gone)."""
         for slot, session in enumerate(self._connections):

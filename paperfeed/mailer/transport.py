@@ -55,6 +55,10 @@ class Transport(Protocol):
         """Hand over every message; one result per message, in the same order."""
         ...
 
+    def resume(self) -> None:
+        """Try again after a pause (a long-lived sender: the web app's confirmations)."""
+        ...
+
     async def aclose(self) -> None:
         """Close connections and files; safe to call twice."""
         ...

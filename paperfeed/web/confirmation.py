@@ -43,13 +43,21 @@ async def send_confirmation(state: AppState, *, email: str, subscriber_id: int, 
             ),
             date=state.clock(),
         )
-        results = await state.transport.send([flatten(message, sender=state.sender)])
+        transport = state.transport
+        if transport.paused_reason is not None:
+            # A pause stops a batch run; here every sign-up is a request of its own, and a
+            # relay that failed one must not silence every confirmation until a restart.
+            log.warning("confirmation.transport_resumed", reason=transport.paused_reason)
+            transport.resume()
+        results = await transport.send([flatten(message, sender=state.sender)])
     except Exception:  # the page has answered already: log, never lose the request silently
         log.exception("confirmation.failed", subscriber=subscriber_id)
         return False
     result = results[0]
     accepted = result.outcome == Outcome.ACCEPTED
-    log.info(
+    # Not sent is a warning: the reader waits for a mail that will not come unless they ask
+    # again (signing up again sends a new one).
+    (log.info if accepted else log.warning)(
         "confirmation.sent" if accepted else "confirmation.not_sent",
         subscriber=subscriber_id,
         outcome=str(result.outcome),

@@ -29,12 +29,14 @@ Faults → tests:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import stamina
+from fastapi.testclient import TestClient
 from faults_smtp_outbox import (
     LISTED,
     T0,
@@ -52,6 +54,7 @@ from faults_smtp_server import FaultySink, serving
 from sqlalchemy import Engine
 
 from paperfeed.store.models import DeliveryStatus
+from paperfeed.web.app import create_app
 
 pytestmark = pytest.mark.faults
 
@@ -252,3 +255,38 @@ def test_a_550_at_rcpt_bounces_that_subscriber_and_no_one_else(
     assert not any(
         address.startswith("gone") for rcpts in sink.recipients.values() for address in rcpts
     )
+
+
+def _sign_up(client: TestClient, email: str) -> int:
+    page = client.get("/")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token, "the sign-up page has no form token"
+    response = client.post(
+        "/subscribe",
+        data={
+            "csrf": token.group(1),
+            "email": email,
+            "interests": "speculative decoding",
+            "timezone": "UTC",
+            "send_hour": "7",
+            "frequency": "daily",
+        },
+    )
+    return response.status_code
+
+
+def test_a_relay_that_refused_one_confirmation_does_not_silence_the_next(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    with serving(FaultySink()) as sink:
+        settings = settings_for(tmp_path, database_url, sink, public_url="http://testserver")
+        # The web app opens its own SMTP transport and keeps it for the process's life.
+        with TestClient(create_app(settings, engine=engine)) as client:
+            sink.faults.refused_greetings = FOREVER
+            assert _sign_up(client, "ada@example.com") == 200  # the page never tells
+            assert not sink.stored
+            sink.heal()
+            assert _sign_up(client, "bob@example.com") == 200
+
+    assert set().union(*sink.recipients.values()) == {"bob@example.com"}
+    assert sink.fired["554"] >= 1

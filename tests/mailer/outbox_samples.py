@@ -212,6 +212,9 @@ class CrashAfterSending:
     def paused_reason(self) -> str | None:
         return self.inner.paused_reason
 
+    def resume(self) -> None:
+        self.inner.resume()
+
     async def send(self, messages: Sequence[OutgoingMail]) -> list[SendResult]:
         await self.inner.send(messages)
         raise RuntimeError("power cut after the server accepted the batch")

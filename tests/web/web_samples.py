@@ -112,6 +112,9 @@ class MemoryTransport:
     def paused_reason(self) -> str | None:
         return None
 
+    def resume(self) -> None:
+        return None
+
     async def send(self, messages: Sequence[OutgoingMail]) -> list[SendResult]:
         self.sent.extend(messages)
         return [SendResult(m.message_id, Outcome.ACCEPTED, code=250) for m in messages]
