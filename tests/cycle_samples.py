@@ -159,23 +159,29 @@ _MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*(<[^>\r\n]+>)")
 
 
 @contextlib.contextmanager
-def running_sink() -> Iterator[MessageIdSink]:
-    """A ``MessageIdSink`` served on a free 127.0.0.1 port; ``sink.url`` is its SMTP URL."""
-    sink = MessageIdSink()
+def serving_smtp(handler: Any) -> Iterator[str]:
+    """An aiosmtpd server with ``handler`` on a free 127.0.0.1 port; yields its SMTP URL."""
     for _ in range(5):  # another process may take the probed port first
-        controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
         try:
             controller.start()
         except (OSError, RuntimeError):
             continue
         break
     else:
-        raise RuntimeError("no free port for the SMTP sink after 5 tries")
-    sink.url = f"smtp://127.0.0.1:{controller.port}?starttls=off"
+        raise RuntimeError("no free port for the SMTP server after 5 tries")
     try:
-        yield sink
+        yield f"smtp://127.0.0.1:{controller.port}?starttls=off"
     finally:
         controller.stop()
+
+
+@contextlib.contextmanager
+def running_sink() -> Iterator[MessageIdSink]:
+    """A ``MessageIdSink`` served on a free 127.0.0.1 port; ``sink.url`` is its SMTP URL."""
+    sink = MessageIdSink()
+    with serving_smtp(sink) as sink.url:
+        yield sink
 
 
 def free_port() -> int:

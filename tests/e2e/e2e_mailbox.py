@@ -21,8 +21,7 @@ from email.utils import parseaddr
 from functools import cached_property
 from typing import Any
 
-from aiosmtpd.controller import Controller
-from e2e_ports import free_port
+from cycle_samples import serving_smtp
 
 MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*(<[^>\r\n]+>)")
 PAPER_LINK = re.compile(r"https://huggingface\.co/papers/([0-9]{4}\.[0-9]{5})")
@@ -148,17 +147,5 @@ class Mailbox:
 def running_mailbox() -> Iterator[Mailbox]:
     """A ``Mailbox`` served on a free 127.0.0.1 port; ``mailbox.url`` is its SMTP URL."""
     mailbox = Mailbox()
-    for _ in range(5):  # another process may take the probed port first
-        controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-        try:
-            controller.start()
-        except (OSError, RuntimeError):
-            continue
-        break
-    else:
-        raise RuntimeError("no free port for the SMTP server after 5 tries")
-    mailbox.url = f"smtp://127.0.0.1:{controller.port}?starttls=off"
-    try:
+    with serving_smtp(mailbox) as mailbox.url:
         yield mailbox
-    finally:
-        controller.stop()
