@@ -226,6 +226,9 @@ def _compose_batch(
         previous = last_edition_at(session, ids)
         already = sent_papers(session, ids, [p.paper.arxiv_id for p in listed])
         plans: list[PlannedEdition] = []
+        # Most upvoted first, sorted once for the batch: each edition's "also trending" is
+        # then its first few eligible papers, not a sort of its own.
+        by_votes = sorted(listed, key=lambda p: (-p.upvotes, p.paper.arxiv_id))
         for row, item in enumerate(batch):
             eligible = _eligible(
                 item, listed, previous.get(ids[row]), already.get(ids[row], set()), policy
@@ -239,7 +242,9 @@ def _compose_batch(
                 for p in ranked.select(row, allowed=eligible, limit=item.subscriber.max_papers)
             ]
             plans.append(
-                _with_trending(item, matched, eligible, ranked.excluded(row), policy, summary)
+                _with_trending(
+                    item, matched, eligible, ranked.excluded(row), by_votes, policy, summary
+                )
             )
             if now - item.send_at > timedelta(hours=1):
                 summary.caught_up.append(f"{item.subscriber.email} {item.local_date}")
@@ -280,18 +285,18 @@ def _with_trending(
     matched: list[PlannedPaper],
     eligible: dict[str, ListedPaper],
     excluded: frozenset[str],
+    by_votes: Sequence[ListedPaper],
     policy: EditionPolicy,
     summary: ComposeSummary,
 ) -> PlannedEdition:
     chosen = {p.paper_id for p in matched}
-    popular = sorted(
-        (
-            p
-            for p in eligible.values()
-            if p.paper.arxiv_id not in chosen and p.paper.arxiv_id not in excluded
-        ),
-        key=lambda p: (-p.upvotes, p.paper.arxiv_id),
-    )[: policy.also_trending]
+    popular: list[ListedPaper] = []
+    for p in by_votes:
+        if len(popular) >= policy.also_trending:
+            break
+        paper_id = p.paper.arxiv_id
+        if paper_id in eligible and paper_id not in chosen and paper_id not in excluded:
+            popular.append(p)
     trending = [
         PlannedPaper(p.paper.arxiv_id, "trending", 0.0, (f"{p.upvotes} upvotes",)) for p in popular
     ]

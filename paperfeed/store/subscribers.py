@@ -43,6 +43,18 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def check_preferences(*, send_hour: int, frequency: str, interests: str) -> None:
+    """Refuse a send hour, frequency or interest text the store cannot keep (InputError)."""
+    if not 0 <= send_hour <= 23:
+        raise InputError(f"send hour {send_hour} is not between 0 and 23")
+    if frequency not in set(Frequency):
+        raise InputError(f"frequency {frequency!r} is not one of daily, weekly, off")
+    if len(interests) > MAX_INTERESTS_CHARS:
+        raise InputError(
+            f"interests are {len(interests)} characters; the limit is {MAX_INTERESTS_CHARS}"
+        )
+
+
 def create_subscriber(
     session: Session,
     *,
@@ -58,14 +70,7 @@ def create_subscriber(
 ) -> Subscriber:
     """Add a subscriber, pending until confirmed unless ``confirmed``; refuses a known address."""
     address = normalise_email(email)
-    if not 0 <= send_hour <= 23:
-        raise InputError(f"send hour {send_hour} is not between 0 and 23")
-    if frequency not in set(Frequency):
-        raise InputError(f"frequency {frequency!r} is not one of daily, weekly, off")
-    if len(interests) > MAX_INTERESTS_CHARS:
-        raise InputError(
-            f"interests are {len(interests)} characters; the limit is {MAX_INTERESTS_CHARS}"
-        )
+    check_preferences(send_hour=send_hour, frequency=frequency, interests=interests)
     if find_by_email(session, address) is not None:
         raise AlreadySubscribed(f"{address} is subscribed already")
     subscriber = Subscriber(

@@ -14,21 +14,19 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from paperfeed.errors import InputError
 from paperfeed.store.editions import ListedPaper
 from paperfeed.store.models import (
     Delivery,
     DeliveryStatus,
     Edition,
     EditionPaper,
-    Frequency,
     Listing,
     ListingDay,
     Paper,
     Subscriber,
     SubscriberStatus,
 )
-from paperfeed.store.subscribers import MAX_INTERESTS_CHARS, check_timezone, unsubscribe
+from paperfeed.store.subscribers import check_preferences, check_timezone, unsubscribe
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +92,7 @@ def update_preferences(
     now: datetime,
 ) -> Subscriber:
     """Save what the preferences page sends, checked as ``create_subscriber`` checks it."""
-    if not 0 <= send_hour <= 23:
-        raise InputError(f"send hour {send_hour} is not between 0 and 23")
-    if frequency not in set(Frequency):
-        raise InputError(f"frequency {frequency!r} is not one of daily, weekly, off")
-    if len(interests) > MAX_INTERESTS_CHARS:
-        raise InputError(
-            f"interests are {len(interests)} characters; the limit is {MAX_INTERESTS_CHARS}"
-        )
+    check_preferences(send_hour=send_hour, frequency=frequency, interests=interests)
     subscriber.interests = interests
     subscriber.timezone = check_timezone(timezone)
     subscriber.send_hour = send_hour
