@@ -33,17 +33,17 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, bindparam, create_engine, insert, text
+from sqlalchemy import Engine, bindparam, insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from cycle_send_bench import postgres_database  # noqa: E402
 from fakehf import FakeHF  # noqa: E402
 from fakehf_days import fixture_items, synthetic_days  # noqa: E402
 from send_bench import SMTP_SINK, sink  # noqa: E402
@@ -58,7 +58,7 @@ from paperfeed.logs import configure_logging  # noqa: E402
 from paperfeed.mailer.outbox import send_due  # noqa: E402
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport  # noqa: E402
 from paperfeed.store import migrate  # noqa: E402
-from paperfeed.store.db import make_engine, normalise_url, session_scope  # noqa: E402
+from paperfeed.store.db import make_engine, session_scope  # noqa: E402
 from paperfeed.store.models import Subscriber  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "cycle.json"
@@ -219,19 +219,6 @@ def one_database(label: str, url: str, subscribers: int, naive: int, port: int) 
         }
     engine.dispose()
     return {"database": label, "seed_s": seed_s, "phases": phases}
-
-
-def postgres_database(admin_url: str) -> tuple[str, Engine] | None:
-    """A fresh scratch database, or None when no server answers."""
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    name = f"paperfeed_cycle_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any failure means: no PostgreSQL rows, say why
-        print(f"PostgreSQL not used ({str(exc).splitlines()[0]})")
-        return None
-    return normalise_url(admin_url).rsplit("/", 1)[0] + f"/{name}", admin
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from mail_samples import parse
+from smtp_samples import Sink
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -135,23 +135,6 @@ def send(engine: Engine, settings: Settings, transport: Transport, **options: An
             await transport.aclose()
 
     return asyncio.run(run())
-
-
-class Sink:
-    """Accepts everything and keeps what arrived."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[tuple[str, ...], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        return self.accept(envelope)
-
-    def accept(self, envelope: Any) -> str:
-        self.received.append((tuple(envelope.rcpt_tos), bytes(envelope.content)))
-        return "250 2.0.0 queued"
-
-    def message_ids(self) -> list[str]:
-        return [str(parse(data)["Message-ID"]) for _, data in self.received]
 
 
 class BusyOnce(Sink):

@@ -11,31 +11,13 @@ import structlog
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from mail_samples import NOW, Server, body, parse
+from outbox_samples import AlwaysBusy, BusyOnce
 from smtp_samples import FAST, Build, Sink, Start, piped, send
 
 from paperfeed.errors import TransportError
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.smtp import SmtpTransport, parse_smtp_url
 from paperfeed.mailer.transport import Outcome
-
-
-class BusyOnce(Sink):
-    """Answers 451 to the first try of every message, then takes it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: set[bytes] = set()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if envelope.content not in self.seen:
-            self.seen.add(bytes(envelope.content))
-            return "451 4.3.0 try again later"
-        return self.accept(envelope)
-
-
-class AlwaysBusy(Sink):
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        return "451 4.3.0 try again later"
 
 
 class RefusesSome(Sink):
