@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from cycle_send_bench import postgres_database  # noqa: E402
 from fakehf import FakeHF  # noqa: E402
 from fakehf_days import fixture_items, synthetic_days  # noqa: E402
+from repo_data import CORPUS  # noqa: E402
 from send_bench import SMTP_SINK, sink  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
@@ -62,7 +63,6 @@ from paperfeed.store.db import make_engine, session_scope  # noqa: E402
 from paperfeed.store.models import Subscriber  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "cycle.json"
-CORPUS = ROOT.parent / "shared" / "ranking" / "corpus.jsonl"
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo")
 SEED = 20261123
 CHUNK = 1000

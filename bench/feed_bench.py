@@ -31,8 +31,10 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from repo_data import CORPUS
+
 RESULTS = Path(__file__).resolve().parent / "results" / "feed.json"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "ranking" / "corpus.jsonl"
 TARGET_RPS = 2_000
 DAYS, PER_DAY = 5, 20
 

@@ -1,6 +1,6 @@
 """Benchmark: parsing the real Daily Papers page, paperfeed's parser vs BeautifulSoup.
 
-Every parser does the same extraction from shared/fixtures/hf/papers_2026-09-28.html (435 KB):
+Every parser does the same extraction from data/hf/papers_2026-09-28.html (435 KB):
 the ``data-props`` JSON of ``div[data-target="DailyPapers"]`` plus, from each ``<article>``
 card, the paper id, title, upvotes, comments and thumbnail. The results are checked equal
 before anything is timed. Baselines (BeautifulSoup with html.parser and with lxml) run in the
@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from datetime import date
@@ -27,8 +28,11 @@ from bs4 import BeautifulSoup, Tag
 
 from paperfeed.crawler.page import parse_day_page, read_page
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from repo_data import HF_FIXTURES
+
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = ROOT / ".." / "shared" / "fixtures" / "hf" / "papers_2026-09-28.html"
+PAGE = HF_FIXTURES / "papers_2026-09-28.html"
 RESULTS = ROOT / "bench" / "results" / "parse.json"
 TARGET_RATIO = 10.0
 

@@ -3,7 +3,7 @@
 Usage:
     python bench/ranking_run.py --corpus CORPUS.jsonl --profiles PROFILES.jsonl --out RUN.jsonl \
         [--ranker lexical|hybrid]
-    python ../shared/ranking/evaluate.py --run RUN.jsonl
+    python data/ranking/evaluate.py --run RUN.jsonl
 
 ``--ranker hybrid`` (needs the ``semantic`` extra) fuses the lexical ranking with sentence
 embeddings of each paper (title + abstract) and each topic line, as the service does with

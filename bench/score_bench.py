@@ -1,7 +1,7 @@
 """Score one day (100 papers) for 100,000 synthetic subscribers; compare with a naive loop.
 
 Usage:
-    python bench/score_bench.py [--corpus ../shared/ranking/corpus.jsonl] [--subscribers 100000]
+    python bench/score_bench.py [--corpus data/ranking/corpus.jsonl] [--subscribers 100000]
 
 Papers: the first 100 of the corpus (term statistics over the whole corpus). Subscribers: 3-6
 topics each of 1-3 words drawn from the corpus vocabulary (seeded), and some exclusions
@@ -39,8 +39,11 @@ from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats
 from paperfeed.ranking.text import word_runs
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from repo_data import CORPUS
+
 HERE = Path(__file__).resolve().parent
-DEFAULT_CORPUS = HERE.parent.parent / "shared" / "ranking" / "corpus.jsonl"
+DEFAULT_CORPUS = CORPUS
 SEED = 20240601
 DAY_PAPERS = 100
 NAIVE_SAMPLE = 1000

@@ -19,7 +19,6 @@ from paperfeed.config import Settings
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine, normalise_url
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 POSTGRES_ENV = "PAPERFEED_TEST_POSTGRES_URL"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from repo_data import CORPUS
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
@@ -29,7 +30,6 @@ from paperfeed.store.db import session_scope
 from paperfeed.store.models import Delivery, Edition, Subscriber
 from paperfeed.store.subscribers import create_subscriber
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "ranking" / "corpus.jsonl"
 INTERESTS = "large language models\nreasoning\ndiffusion"
 
 

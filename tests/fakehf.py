@@ -2,7 +2,7 @@
 
 Serves what the crawler reads — ``/api/daily_papers``, ``/papers/date/D``, ``/papers``,
 ``/papers/trending``, ``/api/papers/{id}`` — from days of real-shaped API items (the captures
-in shared/fixtures/hf/, or synthetic days built from them), and injects faults on demand:
+in data/hf/, or synthetic days built from them), and injects faults on demand:
 429 with Retry-After, 500/503, a hang past the client's timeout, truncated JSON, a page
 without its props, a page whose props miss a card. Like HF, an unknown or future day's page
 shows the latest list.
@@ -332,7 +332,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     """Serve the fixtures (plus ``--days`` and ``--synthetic`` days) until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8999, help="port on 127.0.0.1 (0: any)")
-    parser.add_argument("--fixtures", type=Path, default=FIXTURES_DIR, help="shared/fixtures/hf")
+    parser.add_argument(
+        "--fixtures", type=Path, default=FIXTURES_DIR, help="data/hf (the real captures)"
+    )
     parser.add_argument("--days", type=Path, help="folder of YYYY-MM-DD.json (and .html) days")
     parser.add_argument(
         "--synthetic", type=int, default=0, help="add N synthetic days ending today"

@@ -1,6 +1,6 @@
 """Real-shaped days for the fake Hugging Face: the captures, synthetic days, rendered pages.
 
-The captures in shared/fixtures/hf/ are the only source of item shapes; synthetic days copy
+The captures in data/hf/ are the only source of item shapes; synthetic days copy
 them with fresh ids and dates so a month-long backfill has realistic data. No server here.
 """
 
@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# The one place that knows where the real captures live: shared/ is the repo's sibling.
-FIXTURES_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "hf"
+from repo_data import HF_FIXTURES
+
+FIXTURES_DIR = HF_FIXTURES
 FIXTURE_PAGE_DAY = date(2026, 9, 28)
 
 Item = dict[str, Any]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
+from repo_data import CORPUS
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
@@ -27,7 +27,6 @@ from paperfeed.store.models import (
 )
 from paperfeed.store.subscribers import create_subscriber
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "ranking" / "corpus.jsonl"
 POLICY = EditionPolicy()
 
 

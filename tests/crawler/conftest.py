@@ -1,7 +1,7 @@
 """Fixtures for the crawler tests: the real captures, a fake clock, a client, stamina's test mode.
 
-The captures' location is known in one place, ``fakehf_days.FIXTURES_DIR`` (shared/ is the
-repo's sibling, as in CI); every test reaches them through ``hf_fixtures``.
+The captures live in the repository's data/hf/, named once in ``repo_data``; every test
+reaches them through ``hf_fixtures``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def hf() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def hf_fixtures() -> Path:
-    """shared/fixtures/hf/: the real captures of Hugging Face Daily Papers."""
+    """data/hf/: the real captures of Hugging Face Daily Papers."""
     path = FIXTURES_DIR.resolve()
     assert (path / "README.md").is_file(), f"fixtures missing at {path}"
     return path

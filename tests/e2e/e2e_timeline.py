@@ -14,11 +14,10 @@ import copy
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 from fakehf_days import Item, fixture_items, synthetic_days
+from repo_data import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "ranking" / "corpus.jsonl"
 HISTORY_START = date(2026, 9, 21)  # a Monday, two weeks before the scenario
 SCENARIO_START = date(2026, 10, 5)  # a Monday; no DST change in the five zones until the 25th
 SCENARIO_DAYS = 14

@@ -44,12 +44,12 @@ from e2e_mailbox import Mail, Mailbox, running_mailbox
 from e2e_timeline import SCENARIO_DAYS, SCENARIO_START, HFTimeline, listing_day
 from e2e_web import Site
 from fakehf import FakeHF
+from repo_data import PROFILES
 from sqlalchemy import Engine
 
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
 
-PROFILES = Path(__file__).resolve().parents[3] / "shared" / "ranking" / "profiles.jsonl"
 PUBLIC_URL = "http://paperfeed.test"
 READERS = 500
 # Five zones, each with the local hour that is 23:00 UTC in October 2026 (summer time in New

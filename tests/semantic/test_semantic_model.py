@@ -4,7 +4,7 @@ Run by ``make test`` in .venv-semantic (``pytest -m semantic``): the model loads
 installed package with the network closed, finds the paper that says "efficient attention"
 in other words, goes through ``paperfeed embed`` and ``paperfeed compose`` on SQLite and
 PostgreSQL, and lifts nDCG@10 on the dev judgments by at least 0.02 over the lexical ranker,
-measured with bench/ranking_run.py and shared/ranking/evaluate.py as published.
+measured with bench/ranking_run.py and data/ranking/evaluate.py as published.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from repo_data import RANKING
 from sqlalchemy import Engine
 from sqlmodel import col, select
 from typer.testing import CliRunner
@@ -40,7 +41,6 @@ from paperfeed.store.subscribers import create_subscriber
 pytestmark = pytest.mark.semantic
 
 ROOT = Path(__file__).resolve().parents[2]
-RANKING = ROOT.parent / "shared" / "ranking"
 
 HYENA = PaperRecord(
     arxiv_id="2302.10866",

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from repo_data import CORPUS
 from sqlalchemy import Engine
 
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
@@ -21,7 +21,6 @@ from paperfeed.mailer.transport import Outcome, SendResult
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "ranking" / "corpus.jsonl"
 FIRST_DAY = date(2026, 9, 21)
 DAYS = 4
 PER_DAY = 20
