@@ -10,7 +10,7 @@ same date writes nothing and no paper is ever chosen twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache, to_document
 from paperfeed.ranking.interests import Interests, parse_interests
-from paperfeed.ranking.ranker import Ranker
+from paperfeed.ranking.ranker import Ranker, Ranking
 from paperfeed.store.db import session_scope
 from paperfeed.store.editions import (
     ListedPaper,
@@ -239,7 +239,7 @@ def _compose_batch(
         plans: list[PlannedEdition] = []
         # Most upvoted first, sorted once for the batch: each edition's "also trending" is
         # then its first few eligible papers, not a sort of its own.
-        by_votes = sorted(listed, key=lambda p: (-p.upvotes, p.paper.arxiv_id))
+        by_votes = by_upvotes((p.paper.arxiv_id, p.upvotes) for p in listed)
         for row, item in enumerate(batch):
             eligible = _eligible(
                 item, listed, previous.get(ids[row]), already.get(ids[row], set()), policy
@@ -248,14 +248,20 @@ def _compose_batch(
                 plans.append(PlannedEdition(ids[row], item.local_date, (), deliver=False))
                 summary.nothing += 1
                 continue
-            matched = [
-                PlannedPaper(p.paper_id, "matched", p.score, p.reasons)
-                for p in ranked.select(row, allowed=eligible, limit=item.subscriber.max_papers)
-            ]
+            selection = select_papers(
+                ranked,
+                row,
+                eligible=eligible,
+                by_votes=by_votes,
+                max_papers=item.subscriber.max_papers,
+                policy=policy,
+            )
+            if selection.deliver and not selection.matched:
+                summary.trending_only += 1
+            elif not selection.deliver:
+                summary.nothing += 1
             plans.append(
-                _with_trending(
-                    item, matched, eligible, ranked.excluded(row), by_votes, policy, summary
-                )
+                PlannedEdition(ids[row], item.local_date, selection.papers, selection.deliver)
             )
             if now - item.send_at > timedelta(hours=1):
                 summary.caught_up.append(f"{item.subscriber.email} {item.local_date}")
@@ -291,31 +297,58 @@ def _eligible(
     }
 
 
-def _with_trending(
-    item: Due,
-    matched: list[PlannedPaper],
-    eligible: dict[str, ListedPaper],
-    excluded: frozenset[str],
-    by_votes: Sequence[ListedPaper],
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What one edition holds: the matches above the threshold, then "also trending".
+
+    ``papers`` is what is written and mailed: the matches and the trending extras, the
+    trending extras alone when nothing matched and the policy says so, or nothing at all.
+    """
+
+    matched: tuple[PlannedPaper, ...]
+    trending: tuple[PlannedPaper, ...]
+    deliver: bool
+
+    @property
+    def papers(self) -> tuple[PlannedPaper, ...]:
+        """The papers of the edition, matches first; empty when it is not delivered."""
+        return (*self.matched, *self.trending) if self.deliver else ()
+
+
+def by_upvotes(papers: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """``(paper_id, upvotes)`` pairs most upvoted first (ties by id): the order of trending."""
+    return sorted(papers, key=lambda p: (-p[1], p[0]))
+
+
+def select_papers(
+    ranked: Ranking,
+    row: int,
+    *,
+    eligible: Container[str],
+    by_votes: Sequence[tuple[str, int]],
+    max_papers: int,
     policy: EditionPolicy,
-    summary: ComposeSummary,
-) -> PlannedEdition:
+) -> Selection:
+    """The papers of subscriber ``row``'s edition among the ``eligible`` ones.
+
+    Matched: the ranker's picks (those whose evidence reached its threshold), best first,
+    only eligible papers (the window, never one sent before), at most ``max_papers``. Then
+    up to ``policy.also_trending`` of the most upvoted eligible papers that were neither
+    matched nor excluded by the subscriber. With no match, the trending papers alone are
+    sent (``when_nothing_matches="trending"``) or nothing (``"skip"``). Compose and
+    ``bench/digest_run.py`` both go through here, so the benchmark measures what is sent.
+    """
+    matched = tuple(
+        PlannedPaper(p.paper_id, "matched", p.score, p.reasons)
+        for p in ranked.select(row, allowed=eligible, limit=max_papers)
+    )
     chosen = {p.paper_id for p in matched}
-    popular: list[ListedPaper] = []
-    for p in by_votes:
-        if len(popular) >= policy.also_trending:
+    excluded = ranked.excluded(row) if policy.also_trending else frozenset()
+    trending: list[PlannedPaper] = []
+    for paper_id, upvotes in by_votes:
+        if len(trending) >= policy.also_trending:
             break
-        paper_id = p.paper.arxiv_id
         if paper_id in eligible and paper_id not in chosen and paper_id not in excluded:
-            popular.append(p)
-    trending = [
-        PlannedPaper(p.paper.arxiv_id, "trending", 0.0, (f"{p.upvotes} upvotes",)) for p in popular
-    ]
-    subscriber_id = item.subscriber.id or 0
-    if matched:
-        return PlannedEdition(subscriber_id, item.local_date, tuple(matched + trending), True)
-    if policy.when_nothing_matches == "trending" and trending:
-        summary.trending_only += 1
-        return PlannedEdition(subscriber_id, item.local_date, tuple(trending), True)
-    summary.nothing += 1
-    return PlannedEdition(subscriber_id, item.local_date, (), deliver=False)
+            trending.append(PlannedPaper(paper_id, "trending", 0.0, (f"{upvotes} upvotes",)))
+    deliver = bool(matched) or (policy.when_nothing_matches == "trending" and bool(trending))
+    return Selection(matched, tuple(trending), deliver)
