@@ -15,9 +15,15 @@ from datetime import date, datetime
 from urllib.parse import quote
 
 from paperfeed import links
-from paperfeed.config import Settings
+from paperfeed.config import Settings, secret_key
 from paperfeed.mailer.bulk import MessageShell, compile_shell, digest_mail
-from paperfeed.mailer.message import OutgoingMail, Sender, make_message_id, make_sender
+from paperfeed.mailer.message import (
+    OutgoingMail,
+    Sender,
+    install_tag,
+    make_message_id,
+    make_sender,
+)
 from paperfeed.mailer.render import CompiledDay, compile_day, render_digest
 from paperfeed.mailer.views import (
     DayView,
@@ -53,6 +59,7 @@ def mail_setup(settings: Settings) -> MailSetup:
         list_name=settings.list_name,
         list_id=settings.list_id,
         envelope_from=settings.bounce_address,
+        install=install_tag(secret_key(settings)),
     )
     return MailSetup(
         sender=sender,
@@ -156,7 +163,9 @@ def render_edition(
 
 def delivery_message_id(setup: MailSetup, delivery_id: int) -> str:
     """The Message-ID of a delivery: the same on every resend, so duplicates are recognisable."""
-    return make_message_id("delivery", delivery_id, domain=setup.sender.domain)
+    return make_message_id(
+        "delivery", delivery_id, domain=setup.sender.domain, install=setup.sender.install
+    )
 
 
 def edition_mail(

@@ -8,6 +8,9 @@ one-click unsubscribe of RFC 8058. Knows nothing of templates, transports or the
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +39,8 @@ class Sender:
     list_id: str
     from_header: BaseHeader
     list_id_header: BaseHeader
+    # This install's part of every Message-ID (``install_tag``); empty only in tests.
+    install: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +59,12 @@ def make_sender(
     list_name: str = "paperfeed",
     list_id: str | None = None,
     envelope_from: str | None = None,
+    install: str = "",
 ) -> Sender:
-    """The sender for ``mail_from`` (``"paperfeed <paperfeed@example.org>"``)."""
+    """The sender for ``mail_from`` (``"paperfeed <paperfeed@example.org>"``).
+
+    ``install`` (``install_tag`` of the secret key) goes into every Message-ID it makes.
+    """
     refuse_line_breaks(mail_from, what="PAPERFEED_FROM")
     try:
         header = POLICY.header_factory("From", mail_from)
@@ -81,16 +90,30 @@ def make_sender(
         list_id=list_id,
         from_header=header,
         list_id_header=POLICY.header_factory("List-Id", list_id_value),
+        install=install,
     )
 
 
-def make_message_id(*parts: str | int, domain: str) -> str:
-    """A deterministic Message-ID, e.g. ``<paperfeed.delivery.42@example.org>``.
+def install_tag(secret: str) -> str:
+    """A short id of this install, derived from its secret key (80 bits, base32, lower case).
 
-    The same parts give the same id, so a resent delivery is recognisable as the same mail.
+    Two installs with fresh databases both have a delivery 1; receivers drop a message whose
+    Message-ID they have seen, so ids need a part that differs between installs yet stays
+    the same across this install's processes and restarts. An HMAC of the key is that part
+    and reveals nothing of the key.
     """
-    words = [str(p) for p in parts]
-    if not words or not all(_MESSAGE_ID_PART.fullmatch(w) for w in words):
+    digest = hmac.new(secret.encode("utf-8"), b"paperfeed message-id", hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode("ascii").lower()
+
+
+def make_message_id(*parts: str | int, domain: str, install: str = "") -> str:
+    """A deterministic Message-ID, e.g. ``<paperfeed.k3x….delivery.42@example.org>``.
+
+    The same parts give the same id, so a resent delivery is recognisable as the same mail;
+    ``install`` (``Sender.install``) keeps two installs' delivery 42 apart.
+    """
+    words = [install, *(str(p) for p in parts)] if install else [str(p) for p in parts]
+    if not parts or not all(_MESSAGE_ID_PART.fullmatch(w) for w in words):
         raise MailError(f"Message-ID parts {words!r} must be letters, digits, '-' or '_'")
     return f"<paperfeed.{'.'.join(words)}@{domain}>"
 

@@ -195,7 +195,13 @@ async def send_test(
                 + (f" (or `paperfeed compose --subscriber {email}`)" if email else "")
             )
         edition = _render(session, setup, *found, address=address, token=TEST_TOKEN)
-    message_id = make_message_id("test", found[0], int(now.timestamp()), domain=setup.sender.domain)
+    message_id = make_message_id(
+        "test",
+        found[0],
+        int(now.timestamp()),
+        domain=setup.sender.domain,
+        install=setup.sender.install,
+    )
     mail = digest_mail(
         setup.shell, edition.rendered, edition.recipient, message_id=message_id, date=now
     )

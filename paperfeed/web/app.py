@@ -26,7 +26,7 @@ from paperfeed.corpus import CorpusCache
 from paperfeed.errors import InputError
 from paperfeed.feeds.cache import FeedCache
 from paperfeed.feeds.service import FeedOptions, FeedService
-from paperfeed.mailer.message import make_sender
+from paperfeed.mailer.message import install_tag, make_sender
 from paperfeed.mailer.transport import Transport
 from paperfeed.mailer.transports import open_transport
 from paperfeed.store.db import make_engine
@@ -110,6 +110,7 @@ def create_app(
             list_name=settings.list_name,
             list_id=settings.list_id,
             envelope_from=settings.bounce_address,
+            install=install_tag(secret),
         ),
         clock=clock,
         templates=Jinja2Templates(env=template_env()),

@@ -67,7 +67,9 @@ def test_send_writes_each_due_digest_to_the_outbox_and_reports_the_counts(
     assert result.exit_code == 0, result.output
     assert "sent 3, retried 0, bounced 0, failed 0; expired 0, cancelled 0" in result.stdout
     files = outbox(tmp_path)
-    assert [f.name for f in files] == [f"paperfeed.delivery.{i}@example.org.eml" for i in (1, 2, 3)]
+    assert [f.name.split(".", 2)[2] for f in files] == [
+        f"delivery.{i}@example.org.eml" for i in (1, 2, 3)
+    ]
     message = message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert message["To"] == "reader0@example.com"
     assert statuses(store) == [DeliveryStatus.SENT] * 3

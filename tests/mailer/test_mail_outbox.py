@@ -33,6 +33,7 @@ from outbox_samples import (
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from paperfeed.mailer.editions import mail_setup
 from paperfeed.mailer.outbox import SendSummary, send_due
 from paperfeed.mailer.smtp import SmtpTransport
 from paperfeed.mailer.worker import run_worker
@@ -61,8 +62,11 @@ def test_a_due_digest_arrives_with_both_parts_and_every_header_and_is_marked_sen
     assert summary.line() == ("sent 3, retried 0, bounced 0, failed 0; expired 0, cancelled 0")
     rows = deliveries(engine)
     assert [r.status for r in rows] == [DeliveryStatus.SENT] * 3
+    # Deterministic per delivery, with this install's part (issue 14, item 8).
+    install = mail_setup(settings).sender.install
+    assert len(install) == 16
     assert [r.message_id for r in rows] == [
-        f"<paperfeed.delivery.{r.id}@example.org>" for r in rows
+        f"<paperfeed.{install}.delivery.{r.id}@example.org>" for r in rows
     ]
     assert all(r.sent_at == T0 for r in rows)
     first = {tuple(rcpts): parse(data) for rcpts, data in server.handler.received}[
@@ -201,8 +205,9 @@ def test_a_crash_between_send_and_mark_resends_at_most_the_batch_with_the_same_i
     assert set(counts) == {r.message_id for r in rows}
     duplicated = [mid for mid, n in counts.items() if n > 1]
     assert len(duplicated) <= batch
+    install = mail_setup(settings).sender.install
     assert sorted(duplicated) == sorted(
-        f"<paperfeed.delivery.{r.id}@example.org>" for r in in_flight
+        f"<paperfeed.{install}.delivery.{r.id}@example.org>" for r in in_flight
     )
     assert max(counts.values()) == 2
 
