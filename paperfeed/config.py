@@ -220,31 +220,57 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(f"{name}: {first['msg']} (check the variable or .env)") from exc
 
 
+MIN_SECRET_KEY_CHARS = 32
+
+
 def secret_key(settings: Settings) -> str:
-    """The signing key: the setting, or one generated once and kept in VAR_DIR/secret_key."""
+    """The signing key: the setting, or one generated once and kept in VAR_DIR/secret_key.
+
+    A key shorter than 32 characters is refused wherever it comes from: an empty or cut
+    secret_key file (a full disk, a bad copy) would otherwise sign every link with a key
+    anyone can guess.
+    """
     if settings.secret_key is not None:
-        value = settings.secret_key.get_secret_value()
-        if len(value) < 32:
-            raise ConfigError(
-                "PAPERFEED_SECRET_KEY is shorter than 32 characters; use e.g. "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
-            )
-        return value
+        return _long_enough(settings.secret_key.get_secret_value(), "PAPERFEED_SECRET_KEY")
     path = settings.var_dir / KEY_FILENAME
     try:
-        if path.exists():
-            return path.read_text(encoding="utf-8").strip()
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(48)
-        # O_EXCL so two processes starting at once cannot write two different keys.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(value + "\n")
-        return value
-    except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
+        if not path.exists():
+            _create_key_file(settings.var_dir, path)
+        value = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(
             f"cannot keep the secret key at {path}: {exc.strerror}; make PAPERFEED_VAR_DIR "
             "writable or set PAPERFEED_SECRET_KEY"
         ) from exc
+    return _long_enough(value, f"the key file {path}")
+
+
+def _long_enough(value: str, where: str) -> str:
+    if len(value) < MIN_SECRET_KEY_CHARS:
+        raise ConfigError(
+            f"{where} is shorter than {MIN_SECRET_KEY_CHARS} characters ({len(value)}). "
+            "Set PAPERFEED_SECRET_KEY to e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or delete an "
+            "empty key file to have one generated (every mailed link signed with the old key "
+            "stops working)"
+        )
+    return value
+
+
+def _create_key_file(var_dir: Path, path: Path) -> None:
+    """Write a new key where no key file exists yet, never exposing a half-written one."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temp = var_dir / f".{KEY_FILENAME}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        # link() fails when the name exists: of two processes starting at once, the first
+        # key wins and the second reads it; nobody ever reads an empty file.
+        os.link(temp, path)
+    except FileExistsError:
+        pass
+    finally:
+        temp.unlink(missing_ok=True)

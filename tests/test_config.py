@@ -63,3 +63,29 @@ def test_every_setting_and_command_is_documented_in_the_readme() -> None:
             else [f"paperfeed {name}"]
         ):
             assert full in readme, f"`{full}` is not documented in README.md"
+
+
+@pytest.mark.parametrize("content", ["", "\n", "short-key\n"])
+def test_an_empty_or_short_key_file_is_refused_like_a_short_setting(
+    tmp_path: Path, content: str
+) -> None:
+    # An empty key file (a full disk, a cut copy) once became the key that signs every link.
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / "secret_key").write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match="shorter than 32"):
+        secret_key(Settings(var_dir=var))
+
+
+def test_the_generated_key_lives_in_a_private_folder_and_one_key_wins_a_race(
+    tmp_path: Path,
+) -> None:
+    import multiprocessing
+
+    var = tmp_path / "var"
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        keys = pool.map(secret_key, [Settings(var_dir=var)] * 8)
+    assert len(set(keys)) == 1
+    assert len(keys[0]) >= 43
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    assert [p.name for p in var.iterdir()] == ["secret_key"]

@@ -4,7 +4,9 @@ The default when no SMTP URL is set, so a machine with no mail server still runs
 A file is written under a temporary name, flushed and renamed, so a reader never sees half a
 message; its name comes from the Message-ID, so a resent delivery replaces its own file
 instead of adding a second. A full or read-only disk is reported per message as RETRY_LATER
-and pauses the transport. Knows nothing of SMTP or the database.
+and pauses the transport. The folder is created 0700 and each file 0600 (mail holds the
+links that open a subscriber's pages); ``remove_mail_to`` deletes everything written to one
+address when that subscriber's data is deleted. Knows nothing of SMTP or the database.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import os
 import re
 import secrets
 from collections.abc import Sequence
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
 from pathlib import Path
 
 import structlog
@@ -24,6 +28,8 @@ from paperfeed.mailer.transport import Outcome, SendResult, not_tried
 
 log = structlog.get_logger("paperfeed.mail")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
+# Our headers are a few hundred bytes; the To: line is read from at most this much.
+HEADER_BYTES = 64 * 1024
 
 
 def eml_name(message_id: str) -> str:
@@ -40,7 +46,7 @@ class FileTransport:
         self.fsync = fsync
         self._paused: str | None = None
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise TransportError(
                 f"cannot create the outbox {directory}: {exc.strerror}; make PAPERFEED_VAR_DIR "
@@ -80,7 +86,8 @@ class FileTransport:
         final = self.directory / eml_name(message.message_id)
         temp = self.directory / f".{final.name}.{secrets.token_hex(4)}.tmp"
         try:
-            with open(temp, "wb") as handle:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
                 handle.write(message.data)
                 handle.flush()
                 if self.fsync:
@@ -110,3 +117,36 @@ class FileTransport:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def remove_mail_to(directory: Path, address: str) -> int:
+    """Delete every ``.eml`` in ``directory`` whose To: is ``address``; how many went.
+
+    Names come from Message-IDs, which say nothing of the recipient, so each file's header
+    block is read; a file that vanished or cannot be parsed meanwhile is left alone.
+    """
+    wanted = address.strip().lower()
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.endswith(".eml")]
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for entry in entries:
+        if _addressed_to(Path(entry.path), wanted):
+            Path(entry.path).unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("outbox.removed_mail", files=removed)
+    return removed
+
+
+def _addressed_to(path: Path, wanted: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(HEADER_BYTES)
+    except OSError:
+        return False
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(head.split(b"\r\n\r\n")[0])
+    to = headers.get("To")
+    addresses = getattr(to, "addresses", ())
+    return any(a.addr_spec.lower() == wanted for a in addresses)

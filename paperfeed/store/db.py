@@ -6,6 +6,7 @@ SQLite: WAL (readers never block the writer), foreign keys on, a busy timeout, a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,9 +64,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
-        folder = Path(database).expanduser().resolve().parent
+        file = Path(database).expanduser().resolve()
+        folder = file.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            # Private from the start: the store holds addresses and the keys to every
+            # subscriber's pages. SQLite gives its -wal and -shm files the database's mode.
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not file.exists():
+                os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass  # another process created it first, with the same mode
         except OSError as exc:
             raise StoreError(
                 f"cannot create the database folder {folder}: {exc.strerror}; choose a "
