@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.crawler.fetch import fetch_day, fetch_trending
-from paperfeed.crawler.pacing import Pacer
-from paperfeed.crawler.polite import RetryPolicy
-from paperfeed.crawler.records import DayResult
+from paperfeed.crawler.pacing import Pacer, StoppableClock, Stopped
+from paperfeed.crawler.polite import FIX_UNREACHABLE, HostUnreachable, RetryPolicy
+from paperfeed.crawler.records import DayResult, ListingKind
 from paperfeed.crawler.window import crawl_window, is_settled
 from paperfeed.store.crawls import save_day, settled_days
 from paperfeed.store.db import session_scope
@@ -44,6 +44,13 @@ class CrawlSummary:
     settled: int = 0
     skipped: int = 0
     error_messages: list[str] = field(default_factory=list)
+    # Set when the run ended early because Hugging Face's host could not be reached.
+    unreachable: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Whether nothing was crawled: the host was unreachable, or every list failed."""
+        return self.unreachable is not None or (self.days > 0 and self.errors == self.days)
 
     def add(self, result: DayResult, *, new: int = 0, settled: bool = False) -> None:
         """Count one day's result."""
@@ -70,16 +77,22 @@ class CrawlSummary:
         if self.not_published:
             parts.append(f"{self.not_published} not published yet")
         parts.append(f"{self.errors} errors")
-        return ", ".join(parts) + (
+        text = ", ".join(parts) + (
             f"; {self.papers} papers, {self.new} new, {self.settled} settled, "
             f"{self.skipped} warnings"
         )
+        if self.unreachable is not None:
+            text += f"; stopped early: {self.unreachable}"
+        return text
 
 
-def pacer_for(settings: Settings) -> Pacer:
-    """A pacer with the configured budgets; share one across a whole run."""
+def pacer_for(settings: Settings, stop: threading.Event | None = None) -> Pacer:
+    """A pacer with the configured budgets; share one across a whole run. With ``stop``,
+    its waits (pacing, backoff, Retry-After) end as soon as ``stop`` is set."""
     return Pacer(
-        api_calls=settings.hf_api_calls_per_window, page_loads=settings.hf_page_loads_per_window
+        clock=StoppableClock(stop) if stop is not None else None,
+        api_calls=settings.hf_api_calls_per_window,
+        page_loads=settings.hf_page_loads_per_window,
     )
 
 
@@ -101,7 +114,10 @@ def crawl_days(
     today: date | None = None,
     stop: threading.Event | None = None,
 ) -> CrawlSummary:
-    """Fetch each day (and trending if asked) and save it; ``engine=None`` is a dry run."""
+    """Fetch each day (and trending if asked) and save it; ``engine=None`` is a dry run.
+
+    A host that cannot be reached ends the run after the first list, with one error line.
+    """
     pacer = pacer or Pacer()
     summary = CrawlSummary()
     today = today or pacer.clock.now().date()
@@ -112,11 +128,24 @@ def crawl_days(
             log.info("crawl.interrupted", remaining=len(targets) - summary.days)
             break
         started = pacer.clock.now()
-        result = (
-            fetch_day(client, day, pacer=pacer, policy=policy, today=today)
-            if day is not None
-            else fetch_trending(client, pacer=pacer, policy=policy, today=today)
-        )
+        kind: ListingKind = "daily" if day is not None else "trending"
+        # Every line logged while fetching (a retry, a warning) names the list it is about.
+        with structlog.contextvars.bound_contextvars(day=str(day or today), kind=kind):
+            try:
+                result = (
+                    fetch_day(client, day, pacer=pacer, policy=policy, today=today)
+                    if day is not None
+                    else fetch_trending(client, pacer=pacer, policy=policy, today=today)
+                )
+            except Stopped:
+                log.info("crawl.interrupted", remaining=len(targets) - summary.days)
+                break
+            except HostUnreachable as exc:
+                log.error("crawl.unreachable", host=exc.host, error=exc.reason, fix=FIX_UNREACHABLE)
+                summary.unreachable = f"cannot reach {exc.host}"
+                result = DayResult(
+                    day=day or today, kind=kind, status="error", error=f"{day or today}: {exc}"
+                )
         finished = pacer.clock.now()
         new, settled = 0, False
         if engine is not None:
@@ -133,14 +162,23 @@ def crawl_days(
                 )
             new, settled = saved.papers_new, saved.settled
         summary.add(result, new=new, settled=settled)
-        for warning in result.warnings:
-            log.warning("crawl.warning", day=str(result.day), kind=result.kind, warning=warning)
-        if result.status == "error":
-            log.error("crawl.day_failed", day=str(result.day), kind=result.kind, error=result.error)
+        _log_result(result, said=summary.unreachable is not None)
         if on_result is not None:
             on_result(result)
+        if summary.unreachable is not None:
+            break  # every other list lives on the same host
     log.info("crawl.done", summary=summary.line())
     return summary
+
+
+def _log_result(result: DayResult, *, said: bool) -> None:
+    """A list's notes (info), warnings and error, unless its error was said already."""
+    for note in result.notes:
+        log.info("crawl.note", day=str(result.day), kind=result.kind, note=note)
+    for warning in result.warnings:
+        log.warning("crawl.warning", day=str(result.day), kind=result.kind, warning=warning)
+    if result.status == "error" and not said:
+        log.error("crawl.day_failed", day=str(result.day), kind=result.kind, error=result.error)
 
 
 def due_days(engine: Engine, *, today: date, recrawl_days: int) -> list[date]:

@@ -49,6 +49,7 @@ class _Run:
     pacer: Pacer
     policy: RetryPolicy | None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def get_json(self, url: str, *, params: dict[str, str | int] | None = None) -> Any:
@@ -84,6 +85,7 @@ class _Run:
             claimed=claimed,
             error=error,
             warnings=tuple(self.warnings),
+            notes=tuple(self.notes),
         )
 
 
@@ -99,6 +101,7 @@ def fetch_day(
 
     ``today`` (UTC) defaults to the pacer's clock; it decides "not published" vs "empty".
     Share one ``pacer`` across a whole run so the rate limit spans every day it fetches.
+    Raises ``HostUnreachable`` when the host cannot be reached at all: no source would work.
     """
     pacer = pacer or Pacer()
     run = _Run(day=day, kind="daily", client=client, pacer=pacer, policy=policy)
@@ -133,7 +136,7 @@ def fetch_day(
             f"{day}: the API listed nothing but the page lists {len(page.items.entries)} papers; "
             "used the page"
         )
-    return _day_from_page(run, page, today=today)
+    return _day_from_page(run, page, today=today, api_said_empty=api_said_empty)
 
 
 def fetch_trending(
@@ -233,7 +236,7 @@ def _page_shows(page: DayPage, day: date) -> bool:
     return page.shown_day == day and page.period in (None, "day")
 
 
-def _day_from_page(run: _Run, page: DayPage, *, today: date) -> DayResult:
+def _day_from_page(run: _Run, page: DayPage, *, today: date, api_said_empty: bool) -> DayResult:
     day = run.day
     run.warnings.extend(page.items.warnings)
     if page.source == "props":
@@ -245,7 +248,10 @@ def _day_from_page(run: _Run, page: DayPage, *, today: date) -> DayResult:
             return run.result("error", None, claimed=page.claimed)
         if not _page_shows(page, day):
             period = "" if page.period in (None, "day") else f" ({page.period})"
-            run.warnings.append(f"{day}: the page shows the list of {page.shown_day}{period}")
+            shows = f"{day}: the page shows the list of {page.shown_day}{period}"
+            # The API's empty answer confirmed by the page is how a day without a list (a
+            # weekend) looks: normal, a note. Without the API's word it is worth a warning.
+            (run.notes if api_said_empty else run.warnings).append(shows)
             return run.result(_no_list_status(day, today), "props", claimed=0)
         status: DayStatus = "ok" if page.items.entries else "empty"
         return run.result(status, "props", entries=page.items.entries, claimed=page.claimed)

@@ -9,6 +9,7 @@ database. Time comes from an injectable ``Clock`` so tests measure waits without
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -60,6 +61,22 @@ class SystemClock:
     def now(self) -> datetime:
         """Now, in UTC."""
         return datetime.now(UTC)
+
+
+class Stopped(Exception):
+    """A wait was cut short because the process is stopping; the next crawl resumes."""
+
+
+class StoppableClock(SystemClock):
+    """The real clock whose waits end at once, raising ``Stopped``, when ``stop`` is set."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` unless a stop is requested first."""
+        if self._stop.wait(max(0.0, seconds)):
+            raise Stopped("the crawl was asked to stop")
 
 
 class Pacer:

@@ -1,23 +1,48 @@
 """One polite GET: paced, retried with backoff and jitter, obedient to 429/503.
 
 Owns the retry decision (stamina): timeouts, connection errors and 5xx are retried with
-exponential backoff and jitter; 429/503 wait what ``Retry-After`` / ``RateLimit`` ask (through
-the pacer, so the clock is injectable); any other 4xx fails at once. Every final failure is a
-``SourceUnavailable`` naming the URL, the reason and what happens next. Never parses bodies.
+exponential backoff and jitter; 429/503 wait what ``Retry-After`` / ``RateLimit`` ask; any
+other 4xx fails at once. Every wait goes through the pacer's clock, so it is injectable and,
+in the daemon, interrupted by a stop request. Each retry is one log line naming the URL (the
+crawl binds the day). Every final failure is a ``SourceUnavailable`` naming the URL, the
+reason and what happens next, except a host that cannot be reached at all: that is a
+``HostUnreachable``, which ends the whole crawl run. Never parses bodies.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import stamina
+import structlog
 
 from paperfeed.crawler.pacing import Budget, Pacer, requested_wait
 from paperfeed.errors import SourceUnavailable
 
+log = structlog.get_logger("paperfeed.crawl")
+
 # Transport failures worth another try; a malformed URL or proxy setup is not.
 _TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# Failures to reach the host at all (DNS, refused, TLS handshake, no route): every other URL
+# on the same host would fail the same way, so the crawl run ends instead of trying them all.
+_UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout)
+FIX_UNREACHABLE = "check the network or PAPERFEED_HF_BASE_URL"
+
+
+class HostUnreachable(Exception):
+    """Hugging Face's host could not be reached (DNS, refused, TLS); ends the crawl run.
+
+    Not a ``CrawlError``: the fetchers' source fallbacks must not catch it, since the next
+    source lives on the same host.
+    """
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"cannot reach {host}: {reason}; {FIX_UNREACHABLE}")
+        self.host = host
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +74,24 @@ class _ServerError(Exception):
         self.response = response
 
 
-def _backoff(exc: Exception) -> bool | float:
-    # Returning 0.0 tells stamina "retry, but add no backoff of your own": the pacer
-    # already holds the next request for as long as the server asked.
-    if isinstance(exc, _Throttled):
-        return True if exc.wait is None else 0.0
-    return isinstance(exc, (_ServerError, *_TRANSIENT))
+def _retryable(exc: Exception) -> bool | float:
+    # 0.0 tells stamina "retry, but sleep nothing yourself": polite_get waits through the
+    # pacer's clock, which a stopping daemon interrupts (stamina's own sleep cannot be).
+    return 0.0 if isinstance(exc, (_Throttled, _ServerError, *_TRANSIENT)) else False
+
+
+def _wait_before_retry(exc: Exception, failures: int, policy: RetryPolicy) -> float:
+    """Exponential backoff with jitter after ``failures`` failed tries; none after a 429/503
+    whose headers said how long (the pacer already holds the budget that long)."""
+    if stamina.is_testing() or (isinstance(exc, _Throttled) and exc.wait is not None):
+        return 0.0  # stamina's test mode means no backoff, here as in every stamina retry
+    backoff = policy.wait_initial * 2.0 ** (failures - 1) + random.uniform(0, policy.wait_jitter)  # noqa: S311
+    return min(policy.wait_max, backoff)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def polite_get(
@@ -68,28 +105,42 @@ def polite_get(
 ) -> httpx.Response:
     """GET ``url`` until a 2xx answer, within ``policy``; raise ``SourceUnavailable`` otherwise."""
     policy = policy or RetryPolicy()
-    shown = str(client.build_request("GET", url, params=params).url)
+    request_url = client.build_request("GET", url, params=params).url
+    shown = str(request_url)
     tried = 0
+    failed: Exception | None = None
     try:
         for attempt in stamina.retry_context(
-            on=_backoff,
+            on=_retryable,
             attempts=policy.attempts,
             timeout=None,  # bounded by attempts; a long Retry-After must not count as failure
-            wait_initial=policy.wait_initial,
-            wait_max=policy.wait_max,
-            wait_jitter=policy.wait_jitter,
         ):
             tried = attempt.num
             with attempt:
-                return _get_once(
-                    client,
-                    url,
-                    params=params,
-                    budget=budget,
-                    pacer=pacer,
-                    policy=policy,
-                    shown=shown,
-                )
+                if failed is not None:
+                    wait = _wait_before_retry(failed, attempt.num - 1, policy)
+                    log.warning(
+                        "crawl.retry",
+                        url=shown,
+                        attempt=attempt.num,
+                        attempts=policy.attempts,
+                        wait_seconds=round(wait, 1),
+                        error=_reason(failed),
+                    )
+                    pacer.pause(budget, wait)
+                try:
+                    return _get_once(
+                        client,
+                        url,
+                        params=params,
+                        budget=budget,
+                        pacer=pacer,
+                        policy=policy,
+                        shown=shown,
+                    )
+                except Exception as exc:
+                    failed = exc
+                    raise
     except _Throttled as exc:
         raise SourceUnavailable(
             f"GET {shown}: still rate limited (HTTP {exc.response.status_code}) after "
@@ -101,6 +152,9 @@ def polite_get(
             f"GET {shown}: HTTP {exc.response.status_code} after {tried} attempts; "
             "Hugging Face is failing right now"
         ) from exc
+    except _UNREACHABLE as exc:
+        host = urlsplit(shown).netloc or request_url.host
+        raise HostUnreachable(host, f"{_reason(exc)} (GET {shown}, {tried} attempts)") from exc
     except _TRANSIENT as exc:
         raise SourceUnavailable(
             f"GET {shown}: {type(exc).__name__} after {tried} attempts "

@@ -63,3 +63,5 @@ class DayResult:
     claimed: int | None = None
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    # What is worth saying but is normal (a weekend without a list): logged at info.
+    notes: tuple[str, ...] = ()

@@ -14,12 +14,14 @@ from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 import respx
 from fakehf import FakeClock
 from fakehf_days import render_page, synthetic_days
 
 from paperfeed.crawler.fetch import describe, fetch_day, fetch_trending
 from paperfeed.crawler.pacing import Pacer
+from paperfeed.crawler.polite import HostUnreachable
 
 HF = "https://huggingface.co"
 DAY = date(2026, 9, 28)  # the captured page's day, and "today" on the fake clock
@@ -172,7 +174,8 @@ def test_a_future_day_clamped_to_the_latest_list_is_not_published(
         (),
         (),
     )
-    assert any("the page shows the list of 2026-09-28" in w for w in result.warnings)
+    assert any("the page shows the list of 2026-09-28" in n for n in result.notes)
+    assert result.warnings == ()  # the API said "nothing" and the page agreed: normal
 
 
 def test_todays_list_not_out_yet_is_not_published(
@@ -200,7 +203,9 @@ def test_a_weekend_day_without_a_list_is_empty_not_an_error(
         None,
         (),
     )
-    assert describe(result) == "2026-09-26 daily: empty via props, 1 warnings"
+    assert result.warnings == ()  # a weekend is normal: a note, not a warning
+    assert result.notes == ("2026-09-26: the page shows the list of 2026-09-28",)
+    assert describe(result) == "2026-09-26 daily: empty via props"
 
 
 def test_a_page_listing_nothing_for_its_own_day_is_empty(
@@ -263,7 +268,7 @@ def test_page_claiming_28_papers_but_yielding_27_is_an_error_day(
 def test_every_source_failing_is_an_error_not_an_empty_day(
     hf: respx.MockRouter, client: httpx.Client, pacer: Pacer
 ) -> None:
-    hf.get("/api/daily_papers").mock(side_effect=httpx.ConnectError("refused"))
+    hf.get("/api/daily_papers").mock(side_effect=httpx.ReadTimeout("no answer"))
     hf.get("/papers/date/2026-09-28").respond(404)
 
     result = fetch_day(client, DAY, pacer=pacer)
@@ -271,8 +276,26 @@ def test_every_source_failing_is_an_error_not_an_empty_day(
     assert (result.status, result.source) == ("error", None)
     assert result.error is not None
     assert result.error.startswith("2026-09-28 daily: api: GET")
-    assert "ConnectError after 5 attempts" in result.error
+    assert "ReadTimeout after 5 attempts" in result.error
     assert "page: GET https://huggingface.co/papers/date/2026-09-28: HTTP 404" in result.error
+
+
+def test_a_host_that_cannot_be_reached_ends_the_day_after_the_first_source(
+    hf: respx.MockRouter, client: httpx.Client, pacer: Pacer
+) -> None:
+    api = hf.get("/api/daily_papers").mock(
+        side_effect=httpx.ConnectError("Name or service not known")
+    )
+    page = hf.get("/papers/date/2026-09-28").respond(404)
+
+    with pytest.raises(HostUnreachable) as raised:
+        fetch_day(client, DAY, pacer=pacer)
+
+    assert raised.value.host == "huggingface.co"
+    assert "Name or service not known" in str(raised.value)
+    assert "PAPERFEED_HF_BASE_URL" in str(raised.value)
+    assert api.call_count == 5  # the source's own retries, then no other source
+    assert page.call_count == 0
 
 
 def test_an_api_answer_for_another_day_is_not_taken_for_this_one(
