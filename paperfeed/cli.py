@@ -1,70 +1,44 @@
 """The ``paperfeed`` command: a thin layer that builds Settings, opens the store, calls a function.
 
-Exit codes: 0 done; 1 the work ran but part of it failed (a day errored, a row was bad);
-2 it could not run (configuration, database, usage). Errors are one line; ``--debug`` shows
-the traceback.
+Exit codes: 0 done; 1 the work ran but part of it failed (a day errored, a mail was not
+sent); 2 nothing was done: bad input (an address, a date, interests, a CSV row), the
+configuration, the database, or the command line itself. Errors are one line; ``--debug``
+shows the traceback.
+
+Each command imports what it uses inside its body: ``--help``, ``--version`` and the
+``subscribers`` commands must not pay for numpy, scipy, FastAPI, uvicorn, Alembic or
+APScheduler (a test runs them in a fresh interpreter and looks at ``sys.modules``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import os
-import signal
 import socket
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
-from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
-from paperfeed import __version__, daemon
-from paperfeed.config import Settings, load_settings
-from paperfeed.corpus import CorpusCache, to_document
-from paperfeed.crawl_job import crawl_days, due_days, pacer_for, policy_for
-from paperfeed.crawler.client import make_client
-from paperfeed.crawler.fetch import describe
-from paperfeed.crawler.records import DayResult
-from paperfeed.crawler.window import backfill_days, crawl_window
-from paperfeed.digest import EditionPolicy, compose_due
-from paperfeed.embeddings import embed_pending
-from paperfeed.errors import AlreadySubscribed, InputError, PaperfeedError
-from paperfeed.feeds.export import export_feeds
-from paperfeed.logs import configure_logging
-from paperfeed.mailer.outbox import SendSummary
-from paperfeed.mailer.preview import TestSend, preview_digest, send_test, write_preview
-from paperfeed.mailer.transport import Outcome
-from paperfeed.mailer.worker import run_worker, send_once, transport_for
-from paperfeed.ranking.encoder import require_semantic, shared_encoder
-from paperfeed.ranking.interests import parse_interests
-from paperfeed.scheduler import Jobs
-from paperfeed.scheduler import tick as run_tick
-from paperfeed.store import migrate
-from paperfeed.store.db import (
-    database_error_reason,
-    database_unavailable,
-    make_engine,
-    session_scope,
-)
-from paperfeed.store.models import Frequency
-from paperfeed.store.papers import latest_listing_day, papers_on
-from paperfeed.store.subscribers import (
-    create_subscriber,
-    find_by_email,
-    list_subscribers,
-    normalise_email,
-    remove_subscriber,
-)
+from paperfeed import __version__
+from paperfeed.errors import InputError, PaperfeedError
+from paperfeed.store.choices import Frequency, SubscriberStatus
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from paperfeed.config import Settings
+    from paperfeed.crawler.records import DayResult
+    from paperfeed.mailer.outbox import SendSummary
+    from paperfeed.mailer.preview import TestSend
+    from paperfeed.web.confirmation import SignUp
 
 out = Console()
 err = Console(stderr=True)
@@ -76,23 +50,37 @@ class _Group(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (PaperfeedError, SQLAlchemyError) as exc:
-            if isinstance(ctx.obj, State) and ctx.obj.debug:
+        except Exception as exc:
+            message = _error_line(exc)
+            if message is None or (isinstance(ctx.obj, State) and ctx.obj.debug):
                 raise
-            if isinstance(exc, SQLAlchemyError):
-                if not database_unavailable(exc):
-                    raise  # a bug, not the database being away: keep the traceback
-                # The database went away mid-command (restart, network). Every step is its
-                # own idempotent transaction, so running the command again resumes it.
-                message = (
-                    f"the database stopped answering: {database_error_reason(exc)}; "
-                    "what was done so far is kept: run the command again when it is back"
-                )
-            else:
-                message = str(exc)
             # escape(): a message may hold brackets ('paperfeed[semantic]') that are not markup.
             err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1 if isinstance(exc, InputError) else 2) from exc
+            # Every deliberate error stops a command before it did its work (input is checked
+            # first, imports are all or nothing), so it is 2; 1 is said by the commands whose
+            # work ran in part (a crawl day, a mail).
+            raise typer.Exit(2) from exc
+
+
+def _error_line(exc: Exception) -> str | None:
+    """The one line a deliberate error is shown as, or None for a bug (keeps its traceback)."""
+    if isinstance(exc, PaperfeedError):
+        return str(exc)
+    # Only commands that opened the database have SQLAlchemy loaded; before that no error
+    # can be one of its errors, and --help need not import it to find out.
+    if "sqlalchemy.exc" in sys.modules:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from paperfeed.store.db import database_error_reason, database_unavailable
+
+        if isinstance(exc, SQLAlchemyError) and database_unavailable(exc):
+            # The database went away mid-command (restart, network). Every step is its
+            # own idempotent transaction, so running the command again resumes it.
+            return (
+                f"the database stopped answering: {database_error_reason(exc)}; "
+                "what was done so far is kept: run the command again when it is back"
+            )
+    return None
 
 
 @dataclass
@@ -143,14 +131,19 @@ def _now() -> datetime:
 
 
 def _settings() -> Settings:
+    from paperfeed.config import load_settings
+
     return load_settings()
 
 
 @contextmanager
 def _store(*, migrated: bool = True) -> Iterator[Engine]:
     """The configured database (checked to be at the newest schema), closed afterwards."""
+    from paperfeed.store.db import make_engine
+    from paperfeed.store.schema import open_store
+
     url = _settings().database_url
-    engine = migrate.open_store(url) if migrated else make_engine(url)
+    engine = open_store(url) if migrated else make_engine(url)
     try:
         yield engine
     finally:
@@ -166,6 +159,10 @@ def run(
     port: Annotated[int, typer.Option(help="Port the web app listens on.")] = 8000,
 ) -> None:
     """Run the daemon: the scheduler (crawl, compose, send) and the web app in one process."""
+    from paperfeed import daemon
+    from paperfeed.logs import configure_logging
+    from paperfeed.scheduler import Jobs
+
     settings = _settings()
     configure_logging(settings.log_level)
     with _store() as engine:
@@ -184,6 +181,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the web app only: subscribe, preferences, archive, feeds."""
+    from paperfeed import daemon
+    from paperfeed.logs import configure_logging
+
     settings = _settings()
     configure_logging(settings.log_level)
     with _store() as engine:
@@ -198,6 +198,12 @@ def worker(
     ] = 5.0,
 ) -> None:
     """Drain the outbox until stopped; run several on PostgreSQL for more throughput."""
+    import asyncio
+    import signal
+
+    from paperfeed.logs import configure_logging
+    from paperfeed.mailer.worker import run_worker, transport_for
+
     settings = _settings()
     configure_logging(settings.log_level)
 
@@ -229,6 +235,10 @@ def tick(
     ] = False,
 ) -> None:
     """Run every due job once (crawl, compose, send), for cron or systemd timers."""
+    from paperfeed.logs import configure_logging
+    from paperfeed.scheduler import Jobs
+    from paperfeed.scheduler import tick as run_tick
+
     settings = _settings()
     configure_logging(settings.log_level)
     with _store() as engine:
@@ -255,6 +265,14 @@ def crawl(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print, write nothing.")] = False,
 ) -> None:
     """Crawl today and the re-crawl window, one day (--date), or a backfill (--since)."""
+    from rich.progress import Progress
+
+    from paperfeed.crawl_job import crawl_days, due_days, pacer_for, policy_for
+    from paperfeed.crawler.client import make_client
+    from paperfeed.crawler.fetch import describe
+    from paperfeed.crawler.window import backfill_days, crawl_window
+    from paperfeed.logs import configure_logging
+
     settings = _settings()
     configure_logging(settings.log_level)
     if day and since:
@@ -310,6 +328,12 @@ def crawl(
 @app.command()
 def embed() -> None:
     """Embed stored papers and subscribers' topics that have no vector yet (semantic extra)."""
+    from rich.progress import Progress
+
+    from paperfeed.embeddings import embed_pending
+    from paperfeed.logs import configure_logging
+    from paperfeed.ranking.encoder import require_semantic, shared_encoder
+
     settings = _settings()
     configure_logging(settings.log_level)
     require_semantic()
@@ -334,6 +358,11 @@ def compose(
     subscriber: Annotated[str | None, typer.Option(help="Only this address.")] = None,
 ) -> None:
     """Create the editions (and their deliveries) that are due now."""
+    from paperfeed.corpus import CorpusCache
+    from paperfeed.digest import EditionPolicy, compose_due
+    from paperfeed.logs import configure_logging
+    from paperfeed.store.subscribers import normalise_email
+
     settings = _settings()
     configure_logging(settings.log_level)
     email = normalise_email(subscriber) if subscriber else None
@@ -364,6 +393,8 @@ def send(
     only: Annotated[str | None, typer.Option(help="Only this subscriber's deliveries.")] = None,
 ) -> None:
     """Send the pending deliveries in the outbox, in one pass."""
+    from paperfeed.logs import configure_logging
+
     settings = _settings()
     configure_logging(settings.log_level)
     if test_to is not None and dry_run:
@@ -387,6 +418,10 @@ def _worker_name() -> str:
 def _send_pass(
     engine: Engine, settings: Settings, *, dry_run: bool, only: str | None
 ) -> SendSummary:
+    from rich.progress import Progress
+
+    from paperfeed.mailer.worker import send_once
+
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("dry run" if dry_run else "sending", total=None)
 
@@ -405,6 +440,12 @@ def _send_pass(
 
 
 def _send_test(engine: Engine, settings: Settings, to: str, only: str | None) -> None:
+    import asyncio
+
+    from paperfeed.mailer.preview import send_test
+    from paperfeed.mailer.transport import Outcome
+    from paperfeed.mailer.worker import transport_for
+
     async def one() -> TestSend:
         transport = transport_for(settings)
         try:
@@ -445,6 +486,9 @@ def preview(
     With no edition for the date (or none at all), it shows what compose would pick today,
     composed in a transaction that is rolled back.
     """
+    from paperfeed.logs import configure_logging
+    from paperfeed.mailer.preview import preview_digest, write_preview
+
     settings = _settings()
     configure_logging(settings.log_level)
     with _store() as engine:
@@ -469,14 +513,23 @@ def preview(
 
 @app.command()
 def rank(
-    interests: Annotated[str, typer.Option(help="Interests, one topic per line.")],
+    interests: Annotated[
+        str, typer.Option(help="Interests, one topic per line (type \\n for a new line).")
+    ],
     day: Annotated[
         str | None, typer.Option("--date", help="Listing day (default: the newest stored).")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many papers to show.")] = 10,
 ) -> None:
     """Rank a day's papers for some interests and explain each score."""
-    parsed = parse_interests(interests.replace("\\n", "\n"))
+    from rich.table import Table
+
+    from paperfeed.cli_interests import usable_interests
+    from paperfeed.corpus import CorpusCache, to_document
+    from paperfeed.store.db import session_scope
+    from paperfeed.store.papers import latest_listing_day, papers_on
+
+    _, parsed = usable_interests(interests)
     for line in parsed.describe():
         out.print(f"understood {line}", highlight=False, soft_wrap=True)
     with _store() as engine:
@@ -510,6 +563,8 @@ def rank(
 @feeds_app.command("export")
 def feeds_export(directory: Annotated[Path, typer.Argument(help="Folder to write to.")]) -> None:
     """Write the public feeds (daily RSS and Atom) as static files."""
+    from paperfeed.feeds.export import export_feeds
+
     settings = _settings()
     with _store() as engine:
         written = export_feeds(settings, directory, engine=engine)
@@ -524,6 +579,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Create or migrate the schema to the newest revision (or REVISION)."""
+    from paperfeed.store import migrate
+
     with _store(migrated=False) as engine:
         migrate.upgrade(engine, revision)
         out.print(f"database at revision {migrate.current_revision(engine)}")
@@ -534,6 +591,8 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; `base` drops every table.")],
 ) -> None:
     """Migrate the schema down to REVISION."""
+    from paperfeed.store import migrate
+
     with _store(migrated=False) as engine:
         migrate.downgrade(engine, revision)
         out.print(f"database at revision {migrate.current_revision(engine) or 'base'}")
@@ -545,7 +604,9 @@ def db_downgrade(
 @subscribers_app.command("add")
 def subscribers_add(
     email: Annotated[str, typer.Argument(help="The subscriber's address.")],
-    interests: Annotated[str, typer.Option(help="Interests, one topic per line.")],
+    interests: Annotated[
+        str, typer.Option(help="Interests, one topic per line (type \\n for a new line).")
+    ],
     timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "UTC",
     hour: Annotated[int, typer.Option(min=0, max=23, help="Local hour to send at.")] = 7,
     frequency: Annotated[Frequency, typer.Option(help="How often to send.")] = Frequency.DAILY,
@@ -553,26 +614,110 @@ def subscribers_add(
         bool, typer.Option("--confirmed", help="Skip double opt-in (you have their consent).")
     ] = False,
 ) -> None:
-    """Add one subscriber (pending until they confirm, unless --confirmed)."""
+    """Add one subscriber and mail them the confirmation link, or add them --confirmed.
+
+    Unconfirmed sign-ups are deleted after PAPERFEED_CONFIRM_HOURS. Adding a pending
+    address again mails a new link and changes nothing else.
+    """
+    from paperfeed.cli_interests import usable_interests
+    from paperfeed.store.db import session_scope
+    from paperfeed.store.subscribers import create_subscriber, find_by_email, normalise_email
+    from paperfeed.web.confirmation import SignUp
+
+    address = normalise_email(email)
+    text, _ = usable_interests(interests)
+    settings = _settings()
     with _store() as engine, session_scope(engine) as session:
-        subscriber = create_subscriber(
-            session,
-            email=email,
-            interests=interests,
-            now=_now(),
-            timezone=timezone,
-            send_hour=hour,
-            frequency=frequency,
-            confirmed=confirmed,
+        known = find_by_email(session, address)
+        if known is not None and known.status == SubscriberStatus.PENDING and not confirmed:
+            subscriber, what = known, f"{address} is waiting for confirmation already (unchanged)"
+        else:
+            subscriber = create_subscriber(
+                session,
+                email=address,
+                interests=text,
+                now=_now(),
+                timezone=timezone,
+                send_hour=hour,
+                frequency=frequency,
+                confirmed=confirmed,
+            )
+            what = f"added {subscriber.email} ({subscriber.status})"
+        assert subscriber.id is not None  # flushed
+        signup = SignUp(subscriber.email, subscriber.id, subscriber.token)
+    out.print(what, highlight=False, soft_wrap=True)
+    if not confirmed and not _mail_confirmations(settings, [signup]):
+        raise typer.Exit(1)
+
+
+def _mail_confirmations(settings: Settings, signups: list[SignUp]) -> bool:
+    """Mail each sign-up its confirmation link, the web form's way; say where each went."""
+    import asyncio
+
+    from paperfeed.mailer.transport import Outcome, SendResult
+    from paperfeed.mailer.worker import transport_for
+    from paperfeed.web.confirmation import ConfirmationMailer, mail_confirmations
+
+    if not signups:
+        return True
+
+    async def send_all() -> list[SendResult]:
+        transport = transport_for(settings)
+        try:
+            mailer = ConfirmationMailer.from_settings(settings, transport=transport, clock=_now)
+            return await mail_confirmations(mailer, signups)
+        finally:
+            await transport.aclose()
+
+    results = asyncio.run(send_all())
+    failed = [
+        (signup, result)
+        for signup, result in zip(signups, results, strict=True)
+        if result.outcome is not Outcome.ACCEPTED
+    ]
+    sent = len(signups) - len(failed)
+    hours = settings.confirm_hours
+    link = f"links to {settings.public_url}, valid {hours} h"
+    if sent and settings.smtp_url:
+        out.print(f"mailed {sent} confirmation link(s) ({link})", highlight=False, soft_wrap=True)
+    elif sent:
+        where = next(r.detail for r in results if r.outcome is Outcome.ACCEPTED)
+        shown = where if sent == 1 else str(settings.outbox_dir)
+        out.print(
+            f"no PAPERFEED_SMTP_URL is set: wrote {sent} confirmation mail(s) to {shown} "
+            f"({link}); set PAPERFEED_SMTP_URL to mail them",
+            highlight=False,
+            soft_wrap=True,
         )
-        out.print(f"added {subscriber.email} ({subscriber.status})", highlight=False)
+    for signup, result in failed:
+        reason = " ".join(
+            str(part) for part in (result.outcome, result.code, result.detail) if part
+        )
+        err.print(
+            f"[bold red]not sent:[/] the confirmation mail to {signup.email}: {escape(reason)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if failed:
+        err.print(
+            f"the address(es) stay pending and are deleted after {hours} h unless confirmed; "
+            "run `paperfeed subscribers add EMAIL --interests …` again to send a new link",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return not failed
 
 
 @subscribers_app.command("list")
 def subscribers_list(
-    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    status: Annotated[SubscriberStatus | None, typer.Option(help="Only this status.")] = None,
 ) -> None:
     """List subscribers with their status, zone, hour and interests."""
+    from rich.table import Table
+
+    from paperfeed.store.db import session_scope
+    from paperfeed.store.subscribers import list_subscribers
+
     with _store() as engine, session_scope(engine) as session:
         rows = list_subscribers(session, status=status)
         table = Table("email", "status", "timezone", "hour", "frequency", "interests")
@@ -588,6 +733,9 @@ def subscribers_remove(
     email: Annotated[str, typer.Argument(help="The address to remove with all its data.")],
 ) -> None:
     """Remove a subscriber and everything kept about them."""
+    from paperfeed.store.db import session_scope
+    from paperfeed.store.subscribers import find_by_email, normalise_email, remove_subscriber
+
     address = normalise_email(email)
     with _store() as engine, session_scope(engine) as session:
         subscriber = find_by_email(session, address)
@@ -607,7 +755,19 @@ def subscribers_import(
         bool, typer.Option("--confirmed", help="Mark them confirmed (you have their consent).")
     ] = False,
 ) -> None:
-    """Import subscribers from CSV: all rows or none; known addresses are skipped."""
+    """Import subscribers from CSV: all rows or none; known addresses are skipped.
+
+    Without --confirmed each new address is mailed its confirmation link. In the interests
+    column, \\n starts a new line.
+    """
+    import csv
+
+    from paperfeed.cli_interests import usable_interests
+    from paperfeed.errors import AlreadySubscribed
+    from paperfeed.store.db import session_scope
+    from paperfeed.store.subscribers import create_subscriber
+    from paperfeed.web.confirmation import SignUp
+
     try:
         with file.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
@@ -615,7 +775,9 @@ def subscribers_import(
         raise InputError(f"cannot read {file}: {exc}") from exc
     if rows and "email" not in rows[0]:
         raise InputError(f"{file} has no `email` column; the header must name {CSV_COLUMNS}")
-    added = skipped = 0
+    settings = _settings()
+    signups: list[SignUp] = []
+    skipped = 0
     problems: list[str] = []
     now = _now()
     with _store() as engine, session_scope(engine) as session:
@@ -624,17 +786,19 @@ def subscribers_import(
                 hour_text = (row.get("hour") or "7").strip()
                 if not hour_text.isdigit():
                     raise InputError(f"hour {hour_text!r} is not a whole number from 0 to 23")
-                create_subscriber(
+                text, _ = usable_interests(row.get("interests") or "")
+                subscriber = create_subscriber(
                     session,
                     email=row.get("email") or "",
-                    interests=row.get("interests") or "",
+                    interests=text,
                     now=now,
                     timezone=(row.get("timezone") or "UTC").strip(),
                     send_hour=int(hour_text),
                     frequency=(row.get("frequency") or "daily").strip().lower(),
                     confirmed=confirmed,
                 )
-                added += 1
+                assert subscriber.id is not None  # flushed
+                signups.append(SignUp(subscriber.email, subscriber.id, subscriber.token))
             except AlreadySubscribed:
                 skipped += 1
             except InputError as exc:
@@ -644,4 +808,6 @@ def subscribers_import(
             for problem in problems:
                 err.print(problem, highlight=False, soft_wrap=True)
             raise InputError(f"{len(problems)} bad rows; nothing was imported, fix them and rerun")
-    out.print(f"imported {added}, skipped {skipped} already subscribed", highlight=False)
+    out.print(f"imported {len(signups)}, skipped {skipped} already subscribed", highlight=False)
+    if not confirmed and not _mail_confirmations(settings, signups):
+        raise typer.Exit(1)

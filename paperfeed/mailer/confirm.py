@@ -7,10 +7,19 @@ Knows nothing of tokens, the database or SMTP.
 
 from __future__ import annotations
 
+import secrets
+from datetime import datetime
 from functools import lru_cache
 
 from paperfeed.errors import TemplateError
 from paperfeed.mailer.display import one_line
+from paperfeed.mailer.message import (
+    OutgoingMail,
+    Sender,
+    build_confirmation_message,
+    flatten,
+    make_message_id,
+)
 from paperfeed.mailer.slots import Slotted, escape_value, slotted
 from paperfeed.mailer.templates import compile_mjml, html_env, text_env
 from paperfeed.mailer.views import ConfirmationView, RenderedMail
@@ -51,3 +60,16 @@ def render_confirmation(view: ConfirmationView) -> RenderedMail:
         )
     )
     return RenderedMail(subject=f"Confirm your subscription to {list_name}", text=text, html=html)
+
+
+def confirmation_mail(view: ConfirmationView, *, sender: Sender, now: datetime) -> OutgoingMail:
+    """The confirmation mail for one address as the bytes any transport sends."""
+    message = build_confirmation_message(
+        render_confirmation(view),
+        email=view.email,
+        sender=sender,
+        # Random part: each request is its own mail, and ids must not enumerate sign-ups.
+        message_id=make_message_id("confirm", secrets.token_hex(12), domain=sender.domain),
+        date=now,
+    )
+    return flatten(message, sender=sender)

@@ -1,4 +1,7 @@
-"""Run the Alembic migrations shipped inside the package, on an engine paperfeed built."""
+"""Run the Alembic migrations shipped inside the package, on an engine paperfeed built.
+
+Checking a database before other work is ``schema.open_store``'s job, without Alembic.
+"""
 
 from __future__ import annotations
 
@@ -56,18 +59,3 @@ def _run(engine: Engine, direction: str, revision: str) -> None:
                 command.downgrade(config, revision)
     except OperationalError as exc:
         raise StoreError(f"migration to {revision!r} failed: {exc.orig}") from exc
-
-
-def open_store(url: str) -> Engine:
-    """An engine on a reachable database whose schema matches this version of paperfeed."""
-    from paperfeed.store.db import make_engine
-
-    engine = make_engine(url)
-    check_connection(engine)
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        found = "no paperfeed tables" if current is None else f"schema revision {current}"
-        raise StoreError(
-            f"the database has {found}, this paperfeed needs {head}: run `paperfeed db upgrade`"
-        )
-    return engine

@@ -13,24 +13,14 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# Re-exported: callers name them as columns of the model they belong to.
+from paperfeed.store.choices import Frequency as Frequency
+from paperfeed.store.choices import SubscriberStatus as SubscriberStatus
 from paperfeed.store.types import UTCDateTime
 
 
 def _ts(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
-
-
-class SubscriberStatus(StrEnum):
-    PENDING = "pending"
-    ACTIVE = "active"
-    UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"
-
-
-class Frequency(StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    OFF = "off"
 
 
 class DeliveryStatus(StrEnum):

@@ -1,55 +1,121 @@
-"""Sending the double-opt-in mail for a sign-up, after the page has answered.
+"""Mailing a sign-up its double-opt-in link: one path for the web form and the command line.
 
 The mail is the same for a new address and for one already on the list (it holds only the
 address and a link), so neither the page nor the mail tells a third party whether an address
-is subscribed. Sending runs as a background task; a failure is logged, never shown.
+is subscribed. The web sends it as a background task after the page has answered (a failure
+is logged, never shown); ``paperfeed subscribers add``/``import`` send it and say what
+became of it. Imports no FastAPI, so the command line's quick commands stay quick.
 Knows nothing of routes or forms.
 """
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import structlog
 
+from paperfeed.config import Settings, secret_key
 from paperfeed.links import confirm_url
-from paperfeed.mailer.confirm import render_confirmation
-from paperfeed.mailer.message import build_confirmation_message, flatten, make_message_id
-from paperfeed.mailer.transport import Outcome
+from paperfeed.mailer.confirm import confirmation_mail
+from paperfeed.mailer.editions import mail_setup
+from paperfeed.mailer.message import Sender
+from paperfeed.mailer.transport import Outcome, SendResult, Transport
 from paperfeed.mailer.views import ConfirmationView
-from paperfeed.web.state import AppState
+from paperfeed.web.signing import ConfirmationSigner
+
+if TYPE_CHECKING:
+    from paperfeed.web.state import AppState
 
 log = structlog.get_logger("paperfeed.web")
 
 
-async def send_confirmation(state: AppState, *, email: str, subscriber_id: int, token: str) -> bool:
-    """Render and hand over one confirmation mail; True when the transport accepted it."""
-    settings = state.settings
-    signed = state.confirmations.sign(subscriber_id, token)
-    view = ConfirmationView(
-        list_name=settings.list_name,
-        list_address=settings.list_address or state.sender.address.addr_spec,
-        email=email,
-        confirm_url=confirm_url(state.public_url, signed),
-    )
-    try:
-        message = build_confirmation_message(
-            render_confirmation(view),
-            email=email,
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    """A subscriber waiting for their confirmation mail."""
+
+    email: str
+    subscriber_id: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationMailer:
+    """What mailing confirmations needs: built from the web app's state or from settings."""
+
+    settings: Settings
+    public_url: str
+    sender: Sender
+    signer: ConfirmationSigner
+    transport: Transport
+    clock: Callable[[], datetime]
+
+    @classmethod
+    def for_app(cls, state: AppState) -> ConfirmationMailer:
+        """The web app's: its transport, signer, sender and clock."""
+        return cls(
+            settings=state.settings,
+            public_url=state.public_url,
             sender=state.sender,
-            # Random part: each request is its own mail, and ids must not enumerate sign-ups.
-            message_id=make_message_id(
-                "confirm", secrets.token_hex(12), domain=state.sender.domain
-            ),
-            date=state.clock(),
+            signer=state.confirmations,
+            transport=state.transport,
+            clock=state.clock,
         )
-        transport = state.transport
-        if transport.paused_reason is not None:
-            # A pause stops a batch run; here every sign-up is a request of its own, and a
-            # relay that failed one must not silence every confirmation until a restart.
-            log.warning("confirmation.transport_resumed", reason=transport.paused_reason)
-            transport.resume()
-        results = await transport.send([flatten(message, sender=state.sender)])
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: Transport, clock: Callable[[], datetime]
+    ) -> ConfirmationMailer:
+        """One outside the web app (the command line), signing with the app's key."""
+        return cls(
+            settings=settings,
+            public_url=settings.public_url,
+            sender=mail_setup(settings).sender,
+            signer=ConfirmationSigner(
+                secret_key(settings), clock=clock, max_age_seconds=settings.confirm_hours * 3600
+            ),
+            transport=transport,
+            clock=clock,
+        )
+
+
+async def mail_confirmations(
+    mailer: ConfirmationMailer, signups: Sequence[SignUp]
+) -> list[SendResult]:
+    """Render and hand over one confirmation mail per sign-up; one result each, in order."""
+    settings = mailer.settings
+    messages = [
+        confirmation_mail(
+            ConfirmationView(
+                list_name=settings.list_name,
+                list_address=settings.list_address or mailer.sender.address.addr_spec,
+                email=signup.email,
+                confirm_url=confirm_url(
+                    mailer.public_url, mailer.signer.sign(signup.subscriber_id, signup.token)
+                ),
+            ),
+            sender=mailer.sender,
+            now=mailer.clock(),
+        )
+        for signup in signups
+    ]
+    transport = mailer.transport
+    if transport.paused_reason is not None:
+        # A pause stops a batch run; here every sign-up is a request of its own, and a
+        # relay that failed one must not silence every confirmation until a restart.
+        log.warning("confirmation.transport_resumed", reason=transport.paused_reason)
+        transport.resume()
+    return await transport.send(messages)
+
+
+async def send_confirmation(state: AppState, *, email: str, subscriber_id: int, token: str) -> bool:
+    """The web's background task: mail one confirmation; True when the transport took it."""
+    try:
+        results = await mail_confirmations(
+            ConfirmationMailer.for_app(state), [SignUp(email, subscriber_id, token)]
+        )
     except Exception:  # the page has answered already: log, never lose the request silently
         log.exception("confirmation.failed", subscriber=subscriber_id)
         return False

@@ -73,6 +73,6 @@ def test_compose_for_a_date_makes_one_edition_and_a_rerun_makes_none(tmp_path: P
 def test_rank_on_an_empty_store_says_to_crawl_first(tmp_path: Path) -> None:
     env = {"PAPERFEED_VAR_DIR": str(tmp_path / "var")}
     runner.invoke(app, ["db", "upgrade"], env=env)
-    result = runner.invoke(app, ["rank", "--interests", "x"], env=env)
-    assert result.exit_code == 1
+    result = runner.invoke(app, ["rank", "--interests", "agents"], env=env)
+    assert result.exit_code == 2
     assert "run `paperfeed crawl` first" in result.output

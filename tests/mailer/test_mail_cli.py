@@ -113,7 +113,7 @@ def test_send_test_to_with_no_edition_says_to_compose_first(
     env: dict[str, str], store: Engine
 ) -> None:
     result = runner.invoke(app, ["send", "--test-to", "me@example.net"], env=env)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "there is no edition to send yet; run `paperfeed compose` first" in result.output
 
 
@@ -170,7 +170,7 @@ def test_preview_without_an_edition_shows_what_compose_would_pick_and_stores_not
 
 def test_preview_of_an_unknown_address_says_so(env: dict[str, str], store: Engine) -> None:
     result = runner.invoke(app, ["preview", "--subscriber", "who@example.com"], env=env)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "who@example.com is not subscribed" in result.output
 
 
