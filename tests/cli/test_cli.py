@@ -90,7 +90,8 @@ def test_import_is_all_or_nothing_and_names_each_bad_row(tmp_path: Path) -> None
     assert "0 subscribers" in runner.invoke(app, ["subscribers", "list"], env=env).output
 
     csv_file.write_text(
-        "email,interests\na@example.com,rlhf\nb@example.com,agents\na@example.com,robots\n", encoding="utf-8"
+        "email,interests\na@example.com,rlhf\nb@example.com,agents\na@example.com,robots\n",
+        encoding="utf-8",
     )
     ok = runner.invoke(app, ["subscribers", "import", str(csv_file), "--confirmed"], env=env)
     assert ok.exit_code == 0, ok.output

@@ -67,9 +67,7 @@ def migrated(tmp_path: Path) -> Path:
     ],
     ids=" ".join,
 )
-def test_quick_commands_import_none_of_the_heavy_libraries(
-    args: list[str], migrated: Path
-) -> None:
+def test_quick_commands_import_none_of_the_heavy_libraries(args: list[str], migrated: Path) -> None:
     code, modules = _run(args, migrated)
     assert code in (0, 2)  # remove of an unknown address is a clean error
     assert modules.isdisjoint(HEAVY), sorted(modules & set(HEAVY))

@@ -194,7 +194,9 @@ def test_import_mails_each_new_address_and_not_the_known_ones(
     env: dict[str, str], engine: Engine, tmp_path: Path
 ) -> None:
     runner.invoke(
-        app, ["subscribers", "add", "old@example.com", "--interests", "rlhf", "--confirmed"], env=env
+        app,
+        ["subscribers", "add", "old@example.com", "--interests", "rlhf", "--confirmed"],
+        env=env,
     )
     people = tmp_path / "people.csv"
     people.write_text(
@@ -268,7 +270,9 @@ def test_import_refuses_a_row_whose_interests_match_nothing(
     env: dict[str, str], engine: Engine, tmp_path: Path
 ) -> None:
     people = tmp_path / "people.csv"
-    people.write_text("email,interests\na@example.com,agents\nb@example.com,the\n", encoding="utf-8")
+    people.write_text(
+        "email,interests\na@example.com,agents\nb@example.com,the\n", encoding="utf-8"
+    )
     result = runner.invoke(app, ["subscribers", "import", str(people)], env=env)
     assert result.exit_code == 2
     assert "people.csv:3: interests 'the' give nothing to match" in result.output
