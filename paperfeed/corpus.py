@@ -1,27 +1,50 @@
 """All stored papers as ranking sees them: term statistics and a lookup for ``like:`` ids.
 
 IDF comes from every stored paper, not a day's few dozen, so scores are stable from day to
-day. The cache lives for the process and only reads papers it has not seen yet; each ranker
-it hands out holds a snapshot, so a refresh never changes a ranking under way.
+day. The statistics are kept in the store (``TermCounts``) and brought up to date in the
+transaction that stores papers (``count_stored_papers``), so a process loads one row instead
+of reading every paper: a ranking costs what its day costs, not what the archive holds.
+Papers stored without that step (or whose text a re-crawl changed) are counted in memory
+until the next crawl counts them for good. Each ranker holds a snapshot, so a refresh never
+changes a ranking under way.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from paperfeed.config import Settings
 from paperfeed.ranking.documents import Document
 from paperfeed.ranking.encoder import Encoder, require_semantic, shared_encoder
+from paperfeed.ranking.features import document_features
 from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
 from paperfeed.ranking.ranker import LexicalRanker, Ranker
-from paperfeed.ranking.stats import TermStats
+from paperfeed.ranking.stats import DEFAULT_BUCKET_BITS, TermStats
+from paperfeed.ranking.text import FEATURES_VERSION
 from paperfeed.store.db import session_scope
-from paperfeed.store.models import Paper
+from paperfeed.store.models import CountedText, Paper, TermCounts
+from paperfeed.store.term_counts import (
+    CountsHeader,
+    all_papers,
+    count_papers,
+    counts_header,
+    has_uncounted_papers,
+    lock_term_counts,
+    mark_counted,
+    read_term_counts,
+    uncounted_papers,
+)
+
+log = structlog.get_logger("paperfeed.corpus")
+
+Pending = Sequence[tuple[Paper, CountedText | None]]
 
 
 def to_document(paper: Paper, *, upvotes: int = 0) -> Document:
@@ -37,8 +60,122 @@ def to_document(paper: Paper, *, upvotes: int = 0) -> Document:
     )
 
 
+def _counted_document(paper: Paper, counted: CountedText) -> Document:
+    """The paper as it was when counted (before a re-crawl changed its text)."""
+    return Document(
+        paper_id=paper.arxiv_id,
+        title=counted.title,
+        abstract=counted.abstract or counted.ai_summary or "",
+        ai_keywords=tuple(counted.ai_keywords),
+    )
+
+
+def _usable(header: CountsHeader | None) -> bool:
+    # Counts made by another tokeniser or bucket size cannot be added to: rebuild them.
+    return (
+        header is not None
+        and header.features_version == FEATURES_VERSION
+        and header.bucket_bits == DEFAULT_BUCKET_BITS
+    )
+
+
+def _stats_of(row: TermCounts) -> TermStats:
+    return TermStats.from_counts(
+        row.df, n_docs=row.n_docs, field_terms=row.field_terms, bucket_bits=row.bucket_bits
+    )
+
+
+def _field_totals(stats: TermStats) -> dict[str, int]:
+    return {name: total for name, total in stats.field_terms.items()}
+
+
+def _count_pending(stats: TermStats, pending: Pending) -> None:
+    """Count each paper's current text, taking out the text it was counted with before."""
+    for paper, counted in pending:
+        if counted is not None:
+            stats.remove_features(
+                paper.arxiv_id, document_features(_counted_document(paper, counted))
+            )
+        stats.add_features(paper.arxiv_id, document_features(to_document(paper)))
+
+
+def count_stored_papers(session: Session, *, now: datetime | None = None) -> int:
+    """Bring the stored term statistics up to the stored papers, in the caller's transaction.
+
+    Call it in the transaction that stores papers (on SQLite one holding the write lock,
+    ``session_scope(write_lock=True)``); returns how many papers it counted. Counts from
+    another tokeniser version are rebuilt from every paper.
+    """
+    if _usable(counts_header(session)) and not has_uncounted_papers(session):
+        return 0
+    now = now or datetime.now(UTC)
+    empty = TermStats()
+    row = lock_term_counts(
+        session,
+        empty=TermCounts(
+            features_version=FEATURES_VERSION,
+            bucket_bits=empty.bucket_bits,
+            n_docs=0,
+            field_terms=_field_totals(empty),
+            df=empty.packed_df(),
+            updated_at=now,
+        ),
+        now=now,
+    )
+    if _usable(CountsHeader(row.revision, row.features_version, row.bucket_bits)):
+        stats = _stats_of(row)
+        pending = uncounted_papers(session)
+    else:
+        log.info("term_stats.rebuild", features_version=row.features_version)
+        stats = empty
+        pending = [(paper, None) for paper in all_papers(session)]
+    _count_pending(stats, pending)
+    mark_counted(session, [paper.arxiv_id for paper, _ in pending])
+    row.features_version = FEATURES_VERSION
+    row.bucket_bits = stats.bucket_bits
+    row.n_docs = stats.n_docs
+    row.field_terms = _field_totals(stats)
+    row.df = stats.packed_df()
+    row.revision += 1
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    return len(pending)
+
+
+class StoredDocuments(Mapping[str, Document]):
+    """Stored papers by id, each read from the database when first asked for (``like:`` ids)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._read: dict[str, Document | None] = {}
+
+    def __getitem__(self, paper_id: str) -> Document:
+        if paper_id not in self._read:
+            with session_scope(self._engine) as session:
+                paper = session.get(Paper, paper_id)
+                self._read[paper_id] = None if paper is None else to_document(paper)
+        document = self._read[paper_id]
+        if document is None:
+            raise KeyError(paper_id)
+        return document
+
+    def __iter__(self) -> Iterator[str]:
+        with session_scope(self._engine) as session:
+            ids = session.exec(select(Paper.arxiv_id).order_by(col(Paper.arxiv_id))).all()
+        return iter(ids)
+
+    def __len__(self) -> int:
+        with session_scope(self._engine) as session:
+            return count_papers(session)
+
+    def __bool__(self) -> bool:
+        # Truth-testing a Mapping counts it; this one stands for the store, never "empty".
+        return True
+
+
 class CorpusCache:
-    """Term statistics over every stored paper, refreshed incrementally."""
+    """Term statistics over every stored paper, loaded from the store and kept current."""
 
     def __init__(
         self, hybrid: HybridSettings | None = None, *, encoder: Encoder | None = None
@@ -47,28 +184,45 @@ class CorpusCache:
         # model loads on first use unless an ``encoder`` is given (tests give a small one).
         self.hybrid = hybrid
         self._encoder = encoder
-        self._stats = TermStats()
-        self._snapshot = self._stats.copy()
-        self._known: dict[str, Document] = {}
-        self._seen_until: datetime | None = None
+        self._stored = TermStats()
+        self._stored_revision: int | None = None
+        self._snapshot = self._stored.copy()
+        self._snapshot_key: tuple[Any, ...] | None = None
+        self._warned = False
         self._lock = threading.Lock()
 
     def refresh(self, engine: Engine) -> int:
-        """Read papers stored since the last refresh; returns how many were added."""
+        """Load the stored statistics if they moved, plus papers not counted in them yet;
+        returns how many papers were counted in memory."""
         with self._lock, session_scope(engine) as session:
-            query = select(Paper)
-            if self._seen_until is not None:
-                query = query.where(col(Paper.first_seen_at) >= self._seen_until)
-            papers = session.exec(query).all()
-            fresh = [to_document(p) for p in papers if p.arxiv_id not in self._stats]
-            for paper in papers:
-                if self._seen_until is None or paper.first_seen_at > self._seen_until:
-                    self._seen_until = paper.first_seen_at
-            if fresh:
-                self._stats.add(fresh)
-                self._known.update((d.paper_id, d) for d in fresh)
-                self._snapshot = self._stats.copy()
-            return len(fresh)
+            if engine.dialect.name == "postgresql":
+                # One snapshot for the counts and the flags, which a crawl commits together.
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            header = counts_header(session)
+            pending: Pending
+            if _usable(header):
+                assert header is not None
+                if header.revision != self._stored_revision:
+                    row = read_term_counts(session)
+                    assert row is not None
+                    self._stored, self._stored_revision = _stats_of(row), header.revision
+                pending = uncounted_papers(session)
+            else:
+                if not self._warned:
+                    log.warning(
+                        "term_stats.not_stored",
+                        reason="missing" if header is None else "from another tokeniser",
+                        fix="counting every paper in memory until the next crawl stores them",
+                    )
+                    self._warned = True
+                self._stored, self._stored_revision = TermStats(), None
+                pending = [(paper, None) for paper in all_papers(session)]
+            key = (self._stored_revision, tuple((p.arxiv_id, p.updated_at) for p, _ in pending))
+            if key != self._snapshot_key:
+                snapshot = self._stored.copy()
+                _count_pending(snapshot, pending)
+                self._snapshot, self._snapshot_key = snapshot, key
+            return len(pending)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> CorpusCache:
@@ -87,7 +241,7 @@ class CorpusCache:
     def lexical_ranker(self, engine: Engine) -> LexicalRanker:
         """A lexical ranker over a snapshot of the statistics, refreshed first."""
         self.refresh(engine)
-        return LexicalRanker(self._snapshot, known=dict(self._known))
+        return LexicalRanker(self._snapshot, known=StoredDocuments(engine))
 
     def ranker(self, engine: Engine) -> Ranker[Any]:
         """The configured ranker: lexical, or hybrid over vectors kept in the database."""

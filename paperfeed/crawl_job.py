@@ -118,6 +118,9 @@ def crawl_days(
 
     A host that cannot be reached ends the run after the first list, with one error line.
     """
+    # Imported here: ranking (numpy) loads only when a crawl runs, not with every command.
+    from paperfeed.corpus import count_stored_papers
+
     pacer = pacer or Pacer()
     summary = CrawlSummary()
     today = today or pacer.clock.now().date()
@@ -160,6 +163,9 @@ def crawl_days(
                     settled=result.kind == "daily"
                     and is_settled(result.day, crawled_at=finished, settle_hours=settle_hours),
                 )
+                if saved.papers_found:
+                    # Same transaction: the stored term statistics never lag the papers.
+                    count_stored_papers(session, now=finished)
             new, settled = saved.papers_new, saved.settled
         summary.add(result, new=new, settled=settled)
         _log_result(result, said=summary.unreachable is not None)

@@ -38,6 +38,9 @@ class TermStats:
         self._df = np.zeros(1 << bucket_bits, dtype=np.uint32)
         self._field_terms: dict[Field, int] = dict.fromkeys(FIELDS, 0)
         self._paper_ids: set[str] = set()
+        # Counted separately from the ids: statistics read back from the store carry counts
+        # only (a list of every stored id would make loading grow with the archive).
+        self._n_docs = 0
         self._idf: FloatArray | None = None
 
     @classmethod
@@ -52,9 +55,15 @@ class TermStats:
     @property
     def n_docs(self) -> int:
         """How many papers were counted."""
-        return len(self._paper_ids)
+        return self._n_docs
+
+    @property
+    def field_terms(self) -> dict[Field, int]:
+        """Total length in terms of each field over the counted papers."""
+        return dict(self._field_terms)
 
     def __contains__(self, paper_id: object) -> bool:
+        # Only ids added in this process: statistics read from the store know counts, not ids.
         return paper_id in self._paper_ids
 
     def add(self, docs: Iterable[Document]) -> int:
@@ -72,12 +81,24 @@ class TermStats:
         if paper_id in self._paper_ids:
             return
         self._paper_ids.add(paper_id)
+        self._count(features, +1)
+
+    def remove_features(self, paper_id: str, features: DocFeatures) -> None:
+        """Take out one paper counted earlier with these features (its text has changed since)."""
+        self._paper_ids.discard(paper_id)
+        self._count(features, -1)
+
+    def _count(self, features: DocFeatures, step: int) -> None:
+        self._n_docs += step
         for name, field in features.fields.items():
-            self._field_terms[name] += field.length
+            self._field_terms[name] += step * field.length
         keys = features.keys()
         if keys:
             buckets = np.unique(self.buckets(np.array(feature_hashes(keys), dtype=np.int64)))
-            self._df[buckets] += 1
+            if step > 0:
+                self._df[buckets] += 1
+            else:  # never below zero, even if the features were not the ones counted
+                self._df[buckets] -= np.minimum(self._df[buckets], 1).astype(np.uint32)
         self._idf = None
 
     def merge(self, other: TermStats) -> TermStats:
@@ -96,6 +117,7 @@ class TermStats:
         merged = TermStats(bucket_bits=self.bucket_bits)
         merged._df = self._df + other._df
         merged._paper_ids = self._paper_ids | other._paper_ids
+        merged._n_docs = self._n_docs + other._n_docs
         merged._field_terms = {f: self._field_terms[f] + other._field_terms[f] for f in FIELDS}
         return merged
 
@@ -104,14 +126,15 @@ class TermStats:
         clone = TermStats(bucket_bits=self.bucket_bits)
         clone._df = self._df.copy()
         clone._paper_ids = set(self._paper_ids)
+        clone._n_docs = self._n_docs
         clone._field_terms = dict(self._field_terms)
         return clone
 
     def average_length(self, field: Field) -> float:
         """Mean length of ``field`` in terms over the counted papers (1.0 when none)."""
-        if not self._paper_ids:
+        if not self._n_docs:
             return 1.0
-        return max(self._field_terms[field] / len(self._paper_ids), 1.0)
+        return max(self._field_terms[field] / self._n_docs, 1.0)
 
     def buckets(self, hashes: HashArray) -> HashArray:
         """Bucket of each feature hash."""
@@ -133,11 +156,39 @@ class TermStats:
         """
         if self._idf is None:
             df = self._df.astype(np.float64)
-            n = float(len(self._paper_ids))
+            n = float(self._n_docs)
             idf = np.log1p((n - df + 0.5) / (df + 0.5))
             idf[self._df == 0] = 0.0
             self._idf = idf.astype(np.float32)
         return self._idf
+
+    def packed_df(self, *, level: int = 1) -> bytes:
+        """The document frequencies as zlib-compressed little-endian uint32 (``from_counts``)."""
+        return zlib.compress(self._df.astype("<u4").tobytes(), level)
+
+    @classmethod
+    def from_counts(
+        cls,
+        packed_df: bytes,
+        *,
+        n_docs: int,
+        field_terms: dict[str, int],
+        bucket_bits: int = DEFAULT_BUCKET_BITS,
+    ) -> TermStats:
+        """Statistics from stored counts (``packed_df`` output); they know no paper ids."""
+        stats = cls(bucket_bits=bucket_bits)
+        try:
+            df = np.frombuffer(zlib.decompress(packed_df), dtype="<u4").astype(np.uint32)
+            if df.shape != stats._df.shape:
+                raise ValueError(f"df has {df.size} buckets, expected {stats._df.size}")
+            stats._field_terms = {f: int(field_terms[f]) for f in FIELDS}
+        except (KeyError, TypeError, ValueError, zlib.error) as exc:
+            raise ValueError(
+                f"stored TermStats are corrupt ({exc}); rebuild with TermStats.from_documents"
+            ) from exc
+        stats._df = df
+        stats._n_docs = int(n_docs)
+        return stats
 
     def to_json(self) -> str:
         """Serialise for a cache; ``from_json`` reads it back."""
@@ -147,6 +198,7 @@ class TermStats:
                 "features_version": FEATURES_VERSION,
                 "bucket_bits": self.bucket_bits,
                 "field_terms": self._field_terms,
+                "n_docs": self._n_docs,
                 "paper_ids": sorted(self._paper_ids),
                 "df": packed.decode("ascii"),
             }
@@ -171,6 +223,7 @@ class TermStats:
                 raise ValueError(f"df has {df.size} buckets, expected {stats._df.size}")
             stats._df = df
             stats._paper_ids = {str(p) for p in data["paper_ids"]}
+            stats._n_docs = int(data.get("n_docs", len(stats._paper_ids)))
             stats._field_terms = {f: int(data["field_terms"][f]) for f in FIELDS}
         except (KeyError, TypeError, ValueError, zlib.error) as exc:
             raise ValueError(

@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, func, tuple_
+from sqlalchemy import Table, func, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from paperfeed.crawler.records import ListingRecord, PaperRecord
-from paperfeed.store.models import Listing, Paper
+from paperfeed.store.models import CountedText, Listing, Paper
 
 # Rows per statement: well under SQLite's 32,766 bound parameters for a 15-column table.
 CHUNK = 500
+# The columns ranking's term statistics are counted from (see ``corpus.to_document``).
+COUNTED_COLUMNS = ("title", "abstract", "ai_summary", "ai_keywords")
 
 T = TypeVar("T")
 
@@ -76,14 +78,41 @@ def upsert_papers(
         }
         new += len(ids) - len(existing)
         rows = [_paper_values(r, existing.get(r.arxiv_id), now) for r in chunk]
+        recounted = _counted_text_changes(existing, rows)
         stmt = _insert(session, table).values(rows)
         updated_columns = {c: stmt.excluded[c] for c in rows[0] if c not in ("arxiv_id",)}
         session.execute(
             stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=updated_columns)
         )
+        _uncount(session, recounted)
         for paper in existing.values():
             session.expire(paper)
     return UpsertCounts(new=new, updated=len(unique) - new)
+
+
+def _counted_text_changes(
+    existing: dict[str, Paper], rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The counted text of papers whose text this upsert changes (e.g. AI keywords arrived)."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        old = existing.get(row["arxiv_id"])
+        if old is None or not old.stats_counted:
+            continue
+        before = {c: getattr(old, c) for c in COUNTED_COLUMNS}
+        if any(before[c] != row[c] for c in COUNTED_COLUMNS):
+            out.append({"paper_id": old.arxiv_id, **before})
+    return out
+
+
+def _uncount(session: Session, counted: Sequence[dict[str, Any]]) -> None:
+    # Kept until the statistics take the old text out and count the new (``corpus``).
+    if not counted:
+        return
+    table = CountedText.__table__  # type: ignore[attr-defined]
+    session.execute(_insert(session, table).values(list(counted)).on_conflict_do_nothing())
+    ids = [c["paper_id"] for c in counted]
+    session.execute(update(Paper).where(col(Paper.arxiv_id).in_(ids)).values(stats_counted=False))
 
 
 def upsert_listings(
