@@ -161,18 +161,12 @@ def run(
     """Run the daemon: the scheduler (crawl, compose, send) and the web app in one process."""
     from paperfeed import daemon
     from paperfeed.logs import configure_logging
-    from paperfeed.scheduler import Jobs
 
     settings = _settings()
     configure_logging(settings.log_level)
-    with _store() as engine:
-        err.print(
-            f"paperfeed {__version__}: web on http://{host}:{port}, scheduler on "
-            f"{engine.url.get_backend_name()}; stop with Ctrl-C or SIGTERM",
-            highlight=False,
-        )
-        daemon.serve(settings, engine, host=host, port=port, jobs=Jobs(settings, engine))
-    out.print("paperfeed stopped", highlight=False)
+    with _store() as engine:  # the daemon logs where it listens and what mails link to
+        daemon.serve(settings, engine, host=host, port=port, scheduler=True)
+    out.print(daemon.STOPPED_LINE, highlight=False)
 
 
 @app.command()
@@ -187,7 +181,6 @@ def serve(
     settings = _settings()
     configure_logging(settings.log_level)
     with _store() as engine:
-        err.print(f"paperfeed {__version__}: web on http://{host}:{port}", highlight=False)
         daemon.serve(settings, engine, host=host, port=port)
 
 

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Absolute base URL people reach the web app at; used in email links and feeds.",
+        description="Absolute base URL people reach the web app at; used in email links and "
+        "feeds. Unset: `paperfeed run`/`serve` use the address they listen on "
+        "(--host/--port); other commands http://127.0.0.1:8000.",
     )
     secret_key: SecretStr | None = Field(
         default=None,
@@ -120,6 +122,11 @@ class Settings(BaseSettings):
     crawl_schedule: str = Field(
         default="0 6-23 * * mon-fri",
         description="Cron expression (UTC) for crawling today plus the re-crawl window.",
+    )
+    crawl_retry_seconds: Annotated[int, Field(ge=1, le=1800)] = Field(
+        default=60,
+        description="After a failed crawl (e.g. Hugging Face unreachable) the daemon tries "
+        "again this many seconds later, doubling each time up to 30 minutes.",
     )
     compose_interval_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
         default=5, description="How often the daemon looks for subscribers whose send hour passed."

@@ -1,25 +1,108 @@
 """The ``paperfeed run`` process: the web app in the main thread, the scheduler beside it.
 
-uvicorn owns the signals while it serves; when it stops (SIGTERM, SIGINT) the scheduler is
-told to stop too, finishes the pass under way and the process exits 0.
+The daemon binds its port itself, before anything else, so a port in use is one clear line
+(exit 2), and ``--port 0`` or a derived public URL know the real port. It owns the signals
+for the whole process: the first SIGTERM/SIGINT stops uvicorn and the scheduler (the job
+under way ends at its next wait or step); whatever still runs after ``STOP_TIMEOUT_SECONDS``
+is abandoned like a crash (every job is idempotent and resumes on the next start), so the
+process exits 0 within 5 s in every state; a second signal exits at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
 import threading
+from collections.abc import Iterator
+from types import FrameType
 
 import structlog
 import uvicorn
 from sqlalchemy import Engine
 
+from paperfeed import __version__
 from paperfeed.config import Settings
-from paperfeed.scheduler import Jobs, run_scheduler, stop_on_signals
+from paperfeed.errors import ConfigError
+from paperfeed.scheduler import Jobs, run_scheduler
+from paperfeed.startup import http_url, public_address, ranker_summary
 from paperfeed.web.app import create_app
 
 log = structlog.get_logger("paperfeed.daemon")
 
-# How long a stopping daemon waits for the job under way (a crawl day, a send batch).
-STOP_TIMEOUT_SECONDS = 60.0
+# How long a stopping daemon waits for the job under way (a crawl request, a send batch)
+# before it leaves it to the next start: SIGTERM must end the process within 5 s.
+STOP_TIMEOUT_SECONDS = 3.5
+# Open requests get this long to finish once the web app stops listening.
+WEB_GRACE_SECONDS = 1
+STOPPED_LINE = "paperfeed stopped"
+FORCED_EXIT = 130  # the shell's code for "ended by Ctrl-C"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the daemon's ``_StopRequests`` stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _StopRequests:
+    """SIGTERM/SIGINT: the first asks everything to stop, the second ends the process now."""
+
+    def __init__(self, server: uvicorn.Server, stop: threading.Event) -> None:
+        self.server = server
+        self.stop = stop
+        self.received = 0
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.received += 1
+        name = signal.Signals(signum).name
+        if self.received == 1:
+            log.info("daemon.stopping", signal=name)
+            self.stop.set()
+            self.server.should_exit = True
+            return
+        log.warning("daemon.stop_forced", signal=name, reason="a second stop signal")
+        _exit_now(FORCED_EXIT)
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self)
+        signal.signal(signal.SIGINT, self)
+
+
+def _exit_now(code: int) -> None:
+    """End the process without waiting for threads (a job stuck in a request or a query)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``; a port in use is a ``ConfigError`` naming the fix."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may bind while the old connections sit in TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use (another paperfeed?): choose another "
+                f"with --port, or PORT= with make run"
+            ) from exc
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port"
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve(
@@ -28,33 +111,70 @@ def serve(
     *,
     host: str,
     port: int,
-    jobs: Jobs | None = None,
+    scheduler: bool = False,
 ) -> None:
-    """Serve the web app on ``host:port`` until a signal; with ``jobs``, run the scheduler too."""
+    """Serve the web app on ``host:port`` until a signal; with ``scheduler``, run the jobs too.
+
+    Links in mails and feeds use ``PAPERFEED_PUBLIC_URL``, or this address when it is unset.
+    """
+    sock = listen(host, port)
+    port = int(sock.getsockname()[1])
+    address = public_address(settings, host=host, port=port)
+    settings = settings.model_copy(update={"public_url": address.url})
+    stop = threading.Event()
+    # Built before serving, so a hybrid ranker without its extra fails at start.
+    jobs = Jobs(settings, engine, stop=stop) if scheduler else None
     app = create_app(settings, engine=engine)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        # Behind a reverse proxy the client address comes from X-Forwarded-For (rate limits).
-        proxy_headers=True,
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            # Behind a reverse proxy the client address comes from X-Forwarded-For.
+            proxy_headers=True,
+            timeout_graceful_shutdown=WEB_GRACE_SECONDS,
+        )
     )
-    server = uvicorn.Server(config)
-    scheduler: threading.Thread | None = None
+    _StopRequests(server, stop).install()
+    _announce(settings, engine, listening=http_url(host, port), scheduler=scheduler)
+    if address.warning:
+        log.warning("config.public_url", warning=address.warning)
+    worker: threading.Thread | None = None
     if jobs is not None:
-        # uvicorn re-raises the signal it caught once it has shut down; our handler (restored
-        # by uvicorn) turns that into a stop request instead of a kill.
-        stop_on_signals(jobs.stop)
-        scheduler = threading.Thread(target=run_scheduler, args=(jobs,), name="scheduler")
-        scheduler.start()
+        worker = threading.Thread(target=run_scheduler, args=(jobs,), name="scheduler", daemon=True)
+        worker.start()
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
-        if jobs is not None and scheduler is not None:
-            jobs.stop.set()
-            scheduler.join(timeout=STOP_TIMEOUT_SECONDS)
-            if scheduler.is_alive():
-                log.warning("daemon.stop_timeout", seconds=STOP_TIMEOUT_SECONDS)
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=STOP_TIMEOUT_SECONDS)
+            if worker.is_alive():
+                log.warning(
+                    "daemon.stop_abandoned",
+                    seconds=STOP_TIMEOUT_SECONDS,
+                    reason="the job under way did not finish in time; it resumes on the next start",
+                )
+                print(STOPPED_LINE, flush=True)
+                _exit_now(0)
+
+
+def _announce(settings: Settings, engine: Engine, *, listening: str, scheduler: bool) -> None:
+    """The start banner: where the web app listens, what mails link to, which ranker runs."""
+    # The line uvicorn writes when it binds the socket itself (people and tests look for it).
+    logging.getLogger("uvicorn.error").info(
+        "Uvicorn running on %s (Press CTRL+C to quit)", listening
+    )
+    log.info(
+        "paperfeed.started",
+        version=__version__,
+        web=listening,
+        public_url=settings.public_url,
+        ranker=ranker_summary(settings),
+        database=engine.url.get_backend_name(),
+        scheduler="on" if scheduler else "off (web only)",
+        stop="Ctrl-C or SIGTERM",
+    )

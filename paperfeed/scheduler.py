@@ -12,7 +12,6 @@ lock before each job and every few seconds, and takes it again or stands by.
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import zlib
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,11 +31,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
-from paperfeed.crawl_job import crawl_days, due_days, pacer_for, policy_for
+from paperfeed.crawl_job import CrawlSummary, crawl_days, due_days, pacer_for, policy_for
 from paperfeed.crawler.client import make_client
 from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.embeddings import embed_pending, subscriber_topics
 from paperfeed.mailer.worker import send_once
+from paperfeed.startup import public_address
 from paperfeed.store.db import database_error_reason, database_unavailable, session_scope
 from paperfeed.store.embeddings import prune_topic_vectors
 from paperfeed.store.housekeeping import analyze, last_crawl_started, prune_crawl_runs
@@ -47,6 +47,8 @@ log = structlog.get_logger("paperfeed.scheduler")
 # Late jobs still run (once, coalesced) within this grace: the work is idempotent anyway.
 MISFIRE_GRACE = timedelta(hours=6)
 KEEP_CRAWL_LOGS = timedelta(days=90)
+# A failed crawl is tried again after settings.crawl_retry_seconds, doubling up to this.
+CRAWL_RETRY_MAX = timedelta(minutes=30)
 LOCK_KEY = zlib.crc32(b"paperfeed scheduler leader")
 # Whether this session holds the lock: a bigint key shows as classid (its high half, 0 here),
 # objid (its low half) and objsubid 1.
@@ -57,6 +59,7 @@ HOLDS_LOCK = text(
 )
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -78,17 +81,18 @@ class Jobs:
         # Built here, from the settings, so a hybrid ranker without its extra fails at start.
         self.corpus = CorpusCache.for_settings(self.settings)
 
-    def crawl(self) -> None:
+    def crawl(self) -> CrawlSummary:
         """Crawl today, the re-crawl window and unsettled days; settle what is final."""
         today = self.now().date()
         days = due_days(self.engine, today=today, recrawl_days=self.settings.recrawl_days)
         with make_client(self.settings) as client:
-            crawl_days(
+            return crawl_days(
                 self.engine,
                 client,
                 days,
                 settle_hours=self.settings.settle_hours,
-                pacer=pacer_for(self.settings),
+                # Its waits (pacing, retry backoff) end at once when the daemon stops.
+                pacer=pacer_for(self.settings, self.stop),
                 policy=policy_for(self.settings),
                 trending=True,
                 today=today,
@@ -156,21 +160,43 @@ def _last_fire(trigger: CronTrigger, now: datetime) -> datetime | None:
 
 
 def _guarded(
-    name: str, job: Callable[[], None], leads: Callable[[], bool] | None = None
-) -> Callable[[], None]:
-    def run() -> None:
+    name: str, job: Callable[[], T], leads: Callable[[], bool] | None = None
+) -> Callable[[], T | None]:
+    """``job`` that logs instead of raising; None when it failed or was skipped."""
+
+    def run() -> T | None:
         structlog.contextvars.bind_contextvars(job=name)
         try:
             if leads is not None and not leads():
                 log.info("job.skipped", reason="this scheduler no longer holds the leader lock")
-                return
-            job()
+                return None
+            return job()
         except Exception:  # a failed pass is retried by the next one; keep the daemon alive
             log.exception("job.failed")
+            return None
         finally:
             structlog.contextvars.unbind_contextvars("job")
 
     return run
+
+
+@dataclass
+class CrawlRetry:
+    """When to try a failed crawl again: ``first``, then twice as long each time up to
+    ``longest``, until a crawl succeeds (not at the next slot of the crawl schedule)."""
+
+    first: timedelta
+    longest: timedelta = CRAWL_RETRY_MAX
+    failures: int = 0
+
+    def after(self, *, failed: bool) -> timedelta | None:
+        """The wait before the next try after a crawl that ``failed``; None after a success."""
+        if not failed:
+            self.failures = 0
+            return None
+        self.failures += 1
+        longer: timedelta = self.first * 2 ** min(self.failures - 1, 16)
+        return min(self.longest, longer)
 
 
 def build_scheduler(jobs: Jobs, *, leads: Callable[[], bool] | None = None) -> BackgroundScheduler:
@@ -196,9 +222,13 @@ def build_scheduler(jobs: Jobs, *, leads: Callable[[], bool] | None = None) -> B
     embed = _guarded("embed", jobs.embed, leads)
     compose = _guarded("compose", jobs.compose, leads)
     send = _guarded("send", jobs.deliver, leads)
+    retry = CrawlRetry(first=timedelta(seconds=settings.crawl_retry_seconds))
 
     def crawl_job() -> None:
-        crawl()
+        summary = crawl()
+        wait = retry.after(failed=summary is None or summary.failed)
+        if wait is not None and not jobs.stop.is_set():
+            _bring_forward(scheduler, "crawl", jobs.now() + wait, wait)
         # New papers get their vectors now, not in the middle of the next compose.
         embed()
         if not started.is_set() and not jobs.stop.is_set():
@@ -241,6 +271,25 @@ def build_scheduler(jobs: Jobs, *, leads: Callable[[], bool] | None = None) -> B
         **options,
     )
     return scheduler
+
+
+def _bring_forward(
+    scheduler: BackgroundScheduler, job_id: str, moment: datetime, wait: timedelta
+) -> None:
+    """Run ``job_id`` at ``moment`` if that comes before its next scheduled run; its trigger
+    takes over again after that run."""
+    job = scheduler.get_job(job_id)
+    if job is None:
+        return
+    scheduled: datetime | None = job.next_run_time
+    if scheduled is None or moment < scheduled:
+        scheduler.modify_job(job_id, next_run_time=moment)
+        log.warning(
+            "crawl.retry_scheduled",
+            at=moment.isoformat(timespec="seconds"),
+            in_seconds=round(wait.total_seconds()),
+            reason="the crawl failed; tried again before the next scheduled crawl",
+        )
 
 
 class LeaderLock(AbstractContextManager["LeaderLock"]):
@@ -449,6 +498,9 @@ class TickSummary:
 def tick(jobs: Jobs, *, housekeeping: bool = False) -> TickSummary:
     """One idempotent pass of every due job, for cron or a systemd timer."""
     summary = TickSummary()
+    address = public_address(jobs.settings, host=None, port=None)
+    if address.warning:  # cron mode sends mail too: its links must work
+        log.warning("config.public_url", warning=address.warning)
     if jobs.crawl_is_due():
         jobs.crawl()
         summary.ran.append("crawl")
@@ -461,14 +513,3 @@ def tick(jobs: Jobs, *, housekeeping: bool = False) -> TickSummary:
         jobs.housekeeping()
         summary.ran.append("housekeeping")
     return summary
-
-
-def stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT ask for a clean stop: finish the pass under way, then exit 0."""
-
-    def handle(signum: int, _frame: object) -> None:
-        log.info("daemon.stopping", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)

@@ -21,6 +21,7 @@ import structlog
 
 from paperfeed.crawler.pacing import Budget, Pacer, requested_wait
 from paperfeed.errors import SourceUnavailable
+from paperfeed.logs import own_retry_lines
 
 log = structlog.get_logger("paperfeed.crawl")
 
@@ -109,38 +110,40 @@ def polite_get(
     shown = str(request_url)
     tried = 0
     failed: Exception | None = None
+    # The retry line below names the URL (and the crawl's day); stamina's would not.
     try:
-        for attempt in stamina.retry_context(
-            on=_retryable,
-            attempts=policy.attempts,
-            timeout=None,  # bounded by attempts; a long Retry-After must not count as failure
-        ):
-            tried = attempt.num
-            with attempt:
-                if failed is not None:
-                    wait = _wait_before_retry(failed, attempt.num - 1, policy)
-                    log.warning(
-                        "crawl.retry",
-                        url=shown,
-                        attempt=attempt.num,
-                        attempts=policy.attempts,
-                        wait_seconds=round(wait, 1),
-                        error=_reason(failed),
-                    )
-                    pacer.pause(budget, wait)
-                try:
-                    return _get_once(
-                        client,
-                        url,
-                        params=params,
-                        budget=budget,
-                        pacer=pacer,
-                        policy=policy,
-                        shown=shown,
-                    )
-                except Exception as exc:
-                    failed = exc
-                    raise
+        with own_retry_lines():
+            for attempt in stamina.retry_context(
+                on=_retryable,
+                attempts=policy.attempts,
+                timeout=None,  # bounded by attempts; a long Retry-After must not count as failure
+            ):
+                tried = attempt.num
+                with attempt:
+                    if failed is not None:
+                        wait = _wait_before_retry(failed, attempt.num - 1, policy)
+                        log.warning(
+                            "crawl.retry",
+                            url=shown,
+                            attempt=attempt.num,
+                            attempts=policy.attempts,
+                            wait_seconds=round(wait, 1),
+                            error=_reason(failed),
+                        )
+                        pacer.pause(budget, wait)
+                    try:
+                        return _get_once(
+                            client,
+                            url,
+                            params=params,
+                            budget=budget,
+                            pacer=pacer,
+                            policy=policy,
+                            shown=shown,
+                        )
+                    except Exception as exc:
+                        failed = exc
+                        raise
     except _Throttled as exc:
         raise SourceUnavailable(
             f"GET {shown}: still rate limited (HTTP {exc.response.status_code}) after "

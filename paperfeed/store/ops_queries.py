@@ -12,7 +12,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from paperfeed.store.models import CrawlRun, Delivery, DeliveryStatus, Edition, Paper, Subscriber
+from paperfeed.store.models import (
+    CrawlRun,
+    CrawlStatus,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    Paper,
+    Subscriber,
+)
 
 # Latency is computed from this many of the newest sent deliveries, so a scrape stays cheap.
 LATENCY_SAMPLE = 10_000
@@ -30,11 +38,46 @@ class StoreCounts:
     send_latencies: tuple[float, ...] = ()
     last_crawl_at: datetime | None = None
     last_send_at: datetime | None = None
+    last_successful_crawl_at: datetime | None = None
 
 
 def last_crawl_at(session: Session) -> datetime | None:
     """When the newest crawl run finished (any outcome)."""
     return _aware(session.exec(select(func.max(CrawlRun.finished_at))).one())
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlHealth:
+    """How crawling goes: the newest crawl run's outcome and the last one that worked."""
+
+    last_error: str | None = None
+    last_failed_at: datetime | None = None
+    last_success_at: datetime | None = None
+
+    @property
+    def failing(self) -> bool:
+        """Whether the newest crawl run failed (nothing has worked since)."""
+        return self.last_failed_at is not None and (
+            self.last_success_at is None or self.last_failed_at >= self.last_success_at
+        )
+
+
+def crawl_health(session: Session) -> CrawlHealth:
+    """The newest failed crawl run (its error) and when a crawl run last succeeded."""
+    failed = session.exec(
+        select(col(CrawlRun.finished_at), col(CrawlRun.error))
+        .where(col(CrawlRun.status) == CrawlStatus.ERROR)
+        .order_by(col(CrawlRun.finished_at).desc(), col(CrawlRun.id).desc())
+        .limit(1)
+    ).first()
+    succeeded = session.exec(
+        select(func.max(CrawlRun.finished_at)).where(col(CrawlRun.status) != CrawlStatus.ERROR)
+    ).one()
+    return CrawlHealth(
+        last_error=failed[1] if failed else None,
+        last_failed_at=_aware(failed[0]) if failed else None,
+        last_success_at=_aware(succeeded),
+    )
 
 
 def last_send_at(session: Session) -> datetime | None:
@@ -63,6 +106,7 @@ def store_counts(session: Session, *, now: datetime, window: timedelta) -> Store
         ),
         last_crawl_at=last_crawl_at(session),
         last_send_at=last_send_at(session),
+        last_successful_crawl_at=crawl_health(session).last_success_at,
     )
 
 

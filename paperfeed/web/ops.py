@@ -1,6 +1,10 @@
-"""For operators: ``/healthz`` (is the database reachable, how old are the last crawl and send)
-and ``/metrics`` (Prometheus text: papers, crawl runs and errors, editions, deliveries by
-status, send latency), both read from the store on each request.
+"""For operators: ``/healthz`` (is the database reachable, is crawling failing, how old are the
+last crawl, the last successful crawl and the last send) and ``/metrics`` (Prometheus text:
+papers, crawl runs and errors, editions, deliveries by status, send latency, last successful
+crawl), both read from the store on each request.
+
+A failing crawl (Hugging Face unreachable) makes ``/healthz`` say ``degraded`` with HTTP 200:
+the web app itself is fine, and a container health check must not restart it for that.
 
 The metrics come from the database, not from counters in this process, so every web process
 reports the same totals and a restart loses nothing. Knows nothing of pages or feeds.
@@ -26,7 +30,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.store.db import session_scope
-from paperfeed.store.ops_queries import StoreCounts, last_crawl_at, last_send_at, store_counts
+from paperfeed.store.ops_queries import (
+    CrawlHealth,
+    StoreCounts,
+    crawl_health,
+    last_crawl_at,
+    last_send_at,
+    store_counts,
+)
 from paperfeed.web.state import AppState, AppStateDep
 
 router = APIRouter()
@@ -40,14 +51,15 @@ def _age(now: datetime, moment: datetime | None) -> float | None:
 
 @router.get("/healthz")
 async def healthz(state: AppStateDep) -> JSONResponse:
-    """200 when the database answers (503 when not), with the last crawl's and send's ages."""
+    """200 when the database answers (503 when not): ``ok``, or ``degraded`` while crawling
+    fails, with the last crawl error and the ages of the last (successful) crawl and send."""
 
-    def check() -> tuple[datetime | None, datetime | None]:
+    def check() -> tuple[datetime | None, datetime | None, CrawlHealth]:
         with session_scope(state.engine) as session:
-            return last_crawl_at(session), last_send_at(session)
+            return last_crawl_at(session), last_send_at(session), crawl_health(session)
 
     try:
-        crawled, sent = await run_in_threadpool(check)
+        crawled, sent, crawling = await run_in_threadpool(check)
     except SQLAlchemyError as exc:
         reason = str(exc).splitlines()[0][:200]
         return JSONResponse(
@@ -56,12 +68,17 @@ async def healthz(state: AppStateDep) -> JSONResponse:
             headers={"cache-control": "no-store"},
         )
     now = state.clock()
+    succeeded = crawling.last_success_at
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "degraded" if crawling.failing else "ok",
             "database": "ok",
+            "crawl": "failing" if crawling.failing else "ok",
+            "last_crawl_error": crawling.last_error if crawling.failing else None,
             "last_crawl_at": crawled.isoformat() if crawled else None,
             "last_crawl_age_seconds": _age(now, crawled),
+            "last_successful_crawl_at": succeeded.isoformat() if succeeded else None,
+            "last_successful_crawl_age_seconds": _age(now, succeeded),
             "last_send_at": sent.isoformat() if sent else None,
             "last_send_age_seconds": _age(now, sent),
         },
@@ -117,6 +134,12 @@ class StoreCollector(Collector):
             buckets=buckets,
             sum_value=sum(c.send_latencies),
         )
+        if c.last_successful_crawl_at is not None:
+            yield GaugeMetricFamily(
+                "paperfeed_last_successful_crawl_timestamp_seconds",
+                "Unix time the last successful crawl run finished.",
+                value=c.last_successful_crawl_at.timestamp(),
+            )
         for name, moment in (("crawl", c.last_crawl_at), ("send", c.last_send_at)):
             age = _age(self.now, moment)
             if age is not None:

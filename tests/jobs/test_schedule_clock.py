@@ -82,7 +82,7 @@ def test_a_days_cycle_sends_each_time_zone_one_edition_after_its_local_send_hour
         )
         outbox = settings.outbox_dir
         # Crawl pacing is tested elsewhere; here it would only sleep between local requests.
-        monkeypatch.setattr(scheduler, "pacer_for", lambda _settings: Pacer(min_interval={}))
+        monkeypatch.setattr(scheduler, "pacer_for", lambda _settings, _stop: Pacer(min_interval={}))
         with time_machine.travel(start, tick=False) as traveller:
             jobs = Jobs(settings, engine)  # the real clock, moved by time-machine
             tick(jobs)  # yesterday's editions, still within max lateness: the baseline
