@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 # Re-exported: callers name them as columns of the model they belong to.
@@ -57,6 +57,42 @@ class Paper(SQLModel, table=True):
     raw: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     first_seen_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # Whether ``TermCounts`` counts this paper's current text (false when new, or when a
+    # re-crawl changed the text: ``CountedText`` then holds the text that was counted).
+    stats_counted: bool = Field(
+        default=False, index=True, sa_column_kwargs={"server_default": false()}
+    )
+
+
+class TermCounts(SQLModel, table=True):
+    """Term statistics over every stored paper, as one row: ranking loads it instead of
+    reading every paper. Updated in the transaction that stores papers (``corpus``)."""
+
+    id: int = Field(default=1, primary_key=True)
+    # The tokeniser version and hash-bucket count the counts were made with: another version
+    # means rebuilding from every paper.
+    features_version: int
+    bucket_bits: int
+    n_docs: int = 0
+    field_terms: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    # Document frequency per hash bucket: zlib-compressed little-endian uint32.
+    df: bytes = Field(sa_type=LargeBinary)
+    # Moves on every write, so a process holding the counts reloads them only when it moved.
+    revision: int = 0
+    updated_at: datetime = _ts()
+
+
+class CountedText(SQLModel, table=True):
+    """The text a paper was counted with, kept from a re-crawl that changed it until the
+    statistics take it out and count the new text instead."""
+
+    paper_id: str = Field(
+        foreign_key="paper.arxiv_id", primary_key=True, max_length=32, ondelete="CASCADE"
+    )
+    title: str = Field(sa_type=Text)
+    abstract: str = Field(default="", sa_type=Text)
+    ai_summary: str | None = Field(default=None, sa_type=Text)
+    ai_keywords: list[str] = Field(default_factory=list, sa_type=JSON)
 
 
 class Listing(SQLModel, table=True):
