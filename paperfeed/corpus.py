@@ -89,6 +89,16 @@ def _field_totals(stats: TermStats) -> dict[str, int]:
     return {name: total for name, total in stats.field_terms.items()}
 
 
+def stored_term_stats(session: Session) -> TermStats | None:
+    """The statistics as stored (None when missing or made by another tokeniser version)."""
+    row = read_term_counts(session)
+    if row is None or not _usable(
+        CountsHeader(row.revision, row.features_version, row.bucket_bits)
+    ):
+        return None
+    return _stats_of(row)
+
+
 def _count_pending(stats: TermStats, pending: Pending) -> None:
     """Count each paper's current text, taking out the text it was counted with before."""
     for paper, counted in pending:
