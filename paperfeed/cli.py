@@ -748,10 +748,11 @@ def subscribers_import(
         bool, typer.Option("--confirmed", help="Mark them confirmed (you have their consent).")
     ] = False,
 ) -> None:
-    """Import subscribers from CSV: all rows or none; known addresses are skipped.
+    """Import subscribers from a CSV file: all rows or none; known addresses are skipped.
 
-    Without --confirmed each new address is mailed its confirmation link. In the interests
-    column, \\n starts a new line.
+    The header names the columns: email, interests, timezone, hour, frequency. Without
+    --confirmed each new address is mailed its confirmation link. In the interests column,
+    \\n starts a new line.
     """
     import csv
 
