@@ -245,3 +245,36 @@ def test_a_port_in_use_is_one_line_naming_the_option_and_exit_2(tmp_path: Path) 
     assert f"port {port}" in lines[0]
     assert "--port" in lines[0]
     assert "PORT=" in lines[0]
+
+
+def _stuck_in_a_request(tmp_path: Path, fake: FakeHF) -> dict[str, str]:
+    """A daemon environment whose first crawl request hangs (the fake answers nothing)."""
+    fake.inject("hang", count=1000)
+    return _env(tmp_path, hf_base_url=fake.url, hf_timeout_seconds="60")
+
+
+def test_sigterm_during_a_request_that_hangs_still_exits_0_within_5_s(tmp_path: Path) -> None:
+    with FakeHF.from_fixtures(FIXTURES_DIR, hang_seconds=60) as fake:
+        env = _stuck_in_a_request(tmp_path, fake)
+        with running(env, tmp_path / "daemon.log", free_port()) as daemon:
+            _wait_for("the crawl's first request is in flight", lambda: fake.seen, timeout=60)
+            code, seconds, out = daemon.stop()
+    assert code == 0, daemon.log.read_text()
+    assert seconds < 5, f"SIGTERM took {seconds:.1f} s"
+    assert b"paperfeed stopped" in out
+    assert daemon.events("daemon.stop_abandoned")  # left to the next start, like a crash
+
+
+def test_a_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
+    with FakeHF.from_fixtures(FIXTURES_DIR, hang_seconds=60) as fake:
+        env = _stuck_in_a_request(tmp_path, fake)
+        with running(env, tmp_path / "daemon.log", free_port()) as daemon:
+            _wait_for("the crawl's first request is in flight", lambda: fake.seen, timeout=60)
+            daemon.process.send_signal(signal.SIGINT)
+            _wait_for("the daemon is stopping", lambda: daemon.events("daemon.stopping"), 10)
+            daemon.process.send_signal(signal.SIGINT)
+            code = daemon.process.wait(timeout=30)
+    # 130, not the 0 of a stop that waited out the job: the second Ctrl-C did not wait.
+    assert code == 130, daemon.log.read_text()
+    assert daemon.events("daemon.stop_forced")
+    assert not daemon.events("daemon.stop_abandoned")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from paperfeed import startup
 from paperfeed.config import Settings
 from paperfeed.logs import configure_logging
 from paperfeed.scheduler import Jobs, tick
@@ -90,8 +91,16 @@ def test_ipv6_hosts_are_bracketed_and_loopback_names_are_known() -> None:
     ]
 
 
-def test_the_banner_names_the_ranker(tmp_path: Path) -> None:
-    assert ranker_summary(_settings(tmp_path)).startswith("lexical")
+def test_the_banner_names_the_ranker_and_offers_hybrid_when_its_extra_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(startup, "semantic_available", lambda: False)
+    assert ranker_summary(_settings(tmp_path)) == "lexical"
+    monkeypatch.setattr(startup, "semantic_available", lambda: True)
+    offered = ranker_summary(_settings(tmp_path))
+    assert offered.startswith("lexical")
+    assert "PAPERFEED_RANKER=hybrid" in offered
+    # Chosen on purpose: nothing to offer.
     assert ranker_summary(_settings(tmp_path, ranker="lexical")) == "lexical"
 
 
