@@ -649,10 +649,16 @@ def _mail_confirmations(settings: Settings, signups: list[SignUp]) -> bool:
 
     from paperfeed.mailer.transport import Outcome, SendResult
     from paperfeed.mailer.worker import transport_for
+    from paperfeed.startup import public_address
     from paperfeed.web.confirmation import ConfirmationMailer, mail_confirmations
 
     if not signups:
         return True
+    # The links carry the public URL the web app would use; a loopback one with real mail
+    # reaches people who cannot open it (the same warning `paperfeed run` gives).
+    warning = public_address(settings, host=None, port=None).warning
+    if warning:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
     async def send_all() -> list[SendResult]:
         transport = transport_for(settings)

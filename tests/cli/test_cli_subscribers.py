@@ -306,3 +306,21 @@ def test_list_status_takes_only_real_statuses(env: dict[str, str], engine: Engin
     assert "active" in wrong.output
     with session_scope(engine) as session:
         assert len(session.exec(select(Subscriber)).all()) == 2  # nothing changed
+
+
+def test_a_loopback_public_url_with_real_mail_is_warned_about(
+    env: dict[str, str], engine: Engine
+) -> None:
+    mailbox = Mailbox()
+    loopback = {k: v for k, v in env.items() if k != "PAPERFEED_PUBLIC_URL"}
+    with serving_smtp(mailbox) as smtp_url:
+        added = runner.invoke(
+            app,
+            ["subscribers", "add", "ada@example.com", "--interests", "rlhf"],
+            env={**loopback, "PAPERFEED_SMTP_URL": smtp_url},
+        )
+    assert added.exit_code == 0, added.output
+    warning = added.stderr.replace("\n", " ")
+    assert "warning: PAPERFEED_PUBLIC_URL (unset) is http://127.0.0.1:8000, a loopback" in warning
+    assert "mailed 1 confirmation link(s) (links to http://127.0.0.1:8000" in added.stdout
+    assert len(mailbox.received) == 1
