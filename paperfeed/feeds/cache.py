@@ -3,8 +3,10 @@
 Each entry remembers the version key it was built from and when that key was last checked;
 within ``check_seconds`` an entry is served without touching the database at all. After
 that the caller reads the (cheap) version again, and only a different version builds anew.
-Memory is bounded by total bytes; the entry checked longest ago goes first.
-Knows nothing of HTTP or SQL.
+One key builds at a time (a second caller for it waits and gets the fresh entry); different
+keys build side by side, so one slow topic never holds up the daily feed. How many builds
+run at once is the caller's to bound. Memory is bounded by total bytes; the entry checked
+longest ago goes first. Knows nothing of HTTP or SQL.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -50,7 +53,10 @@ class FeedCache:
         self._clock = clock
         self._entries: OrderedDict[Hashable, CachedFeed] = OrderedDict()
         self._bytes = 0
+        # Guards the entries and byte count only, never held while a feed builds.
         self._lock = threading.Lock()
+        # One lock per key being built, with how many callers hold or wait for it.
+        self._building: dict[Hashable, tuple[threading.Lock, int]] = {}
         self.builds = 0
 
     def fresh(self, key: Hashable) -> CachedFeed | None:
@@ -70,24 +76,42 @@ class FeedCache:
         build: Callable[[], bytes],
     ) -> CachedFeed:
         """The entry for ``version``: the kept one if the version is unchanged, else built now."""
-        with self._lock:
-            entry = self._entries.get(key)
-            now = self._clock()
-            if entry is not None and entry.version == version:
-                entry = replace(entry, checked_at=now)
-            else:
-                body = build()
+        with self._key_lock(key):
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None and entry.version == version:
+                    entry = replace(entry, checked_at=self._clock())
+                    self._put(key, entry)
+                    return entry
+            body = build()
+            entry = CachedFeed(
+                body=body,
+                etag=strong_etag(body),
+                last_modified=last_modified,
+                media_type=media_type,
+                version=version,
+                checked_at=self._clock(),
+            )
+            with self._lock:
                 self.builds += 1
-                entry = CachedFeed(
-                    body=body,
-                    etag=strong_etag(body),
-                    last_modified=last_modified,
-                    media_type=media_type,
-                    version=version,
-                    checked_at=now,
-                )
-            self._put(key, entry)
+                self._put(key, entry)
             return entry
+
+    @contextmanager
+    def _key_lock(self, key: Hashable) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._building.get(key, (threading.Lock(), 0))
+            self._building[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._building[key]
+                if users == 1:
+                    del self._building[key]  # nobody waits: keep no lock per past query
+                else:
+                    self._building[key] = (lock, users - 1)
 
     def forget(self, key: Hashable) -> None:
         """Drop one entry (its source is gone)."""

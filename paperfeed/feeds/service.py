@@ -2,7 +2,9 @@
 
 Each feed is read from the store (and, for topics, ranked with the interest language), built
 once per change of its source and kept in a ``FeedCache``. Methods block (SQL, ranking,
-feedgen): the web app calls them from a worker thread, ``export_feeds`` directly.
+feedgen): the web app calls them from a worker thread, ``export_feeds`` directly. A method
+holds a database connection only while it reads: the version check and the build each use
+a short session of their own, so callers waiting for a feed being built hold none.
 Knows nothing of HTTP; a topic query that matches nothing raises ``InputError``.
 """
 
@@ -85,25 +87,28 @@ class FeedService:
         """The settled days' papers, newest day first, most upvoted first within a day."""
         with session_scope(self.engine) as session:
             version = feed_pool_version(session)
-            return self.cache.get(
-                ("daily", fmt),
-                version=version,
-                last_modified=version[0] or EPOCH,
-                media_type=MEDIA_TYPES[fmt],
-                build=lambda: self._render(
-                    title=f"{self.options.list_name}: trending papers",
-                    description="The day's trending papers on Hugging Face Daily Papers, "
-                    "newest day first, most upvoted first.",
-                    self_url=self.options.public_url + feed_path("daily", fmt),
-                    items=[
-                        listed_item(p)
-                        for p in newest_settled_papers(
-                            session, days=self.options.days, limit=self.options.max_items
-                        )
-                    ],
-                    fmt=fmt,
-                ),
+
+        def build() -> bytes:
+            with session_scope(self.engine) as session:
+                papers = newest_settled_papers(
+                    session, days=self.options.days, limit=self.options.max_items
+                )
+            return self._render(
+                title=f"{self.options.list_name}: trending papers",
+                description="The day's trending papers on Hugging Face Daily Papers, "
+                "newest day first, most upvoted first.",
+                self_url=self.options.public_url + feed_path("daily", fmt),
+                items=[listed_item(p) for p in papers],
+                fmt=fmt,
             )
+
+        return self.cache.get(
+            ("daily", fmt),
+            version=version,
+            last_modified=version[0] or EPOCH,
+            media_type=MEDIA_TYPES[fmt],
+            build=build,
+        )
 
     def topic(self, query: str, fmt: FeedFormat) -> CachedFeed:
         """Papers of the feed's days that match ``query`` (the interest language), best first."""
@@ -122,42 +127,41 @@ class FeedService:
         with session_scope(self.engine) as session:
             version = feed_pool_version(session)
 
-            def build() -> bytes:
+        def build() -> bytes:
+            with session_scope(self.engine) as session:
                 pool = newest_settled_papers(session, days=self.options.days, limit=TOPIC_POOL)
-                items: list[tuple[FeedItem, float]] = []
-                if pool:
-                    ranker = self.corpus.ranker(self.engine)
-                    index = ranker.index_day(
-                        [to_document(p.paper, upvotes=p.upvotes) for p in pool]
-                    )
-                    by_id = {p.paper.arxiv_id: p for p in pool}
-                    for scored in ranker.rank(index, [interests], top_k=len(pool)).select(0):
-                        items.append(
-                            (
-                                listed_item(by_id[scored.paper_id], reasons=scored.reasons),
-                                scored.score,
-                            )
+            items: list[tuple[FeedItem, float]] = []
+            if pool:
+                ranker = self.corpus.ranker(self.engine)
+                index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in pool])
+                by_id = {p.paper.arxiv_id: p for p in pool}
+                for scored in ranker.rank(index, [interests], top_k=len(pool)).select(0):
+                    items.append(
+                        (
+                            listed_item(by_id[scored.paper_id], reasons=scored.reasons),
+                            scored.score,
                         )
-                # Newest day first like every feed; the best match first within a day.
-                items.sort(key=lambda pair: (-pair[0].published.timestamp(), -pair[1]))
-                return self._render(
-                    title=f"{self.options.list_name}: {query[:80]}",
-                    description=f"Trending papers matching {query[:200]}",
-                    self_url=self.options.public_url
-                    + feed_path("topic", fmt)
-                    + "?q="
-                    + quote(query, safe=""),
-                    items=[item for item, _ in items[: self.options.max_items]],
-                    fmt=fmt,
-                )
-
-            return self.cache.get(
-                ("topic", query, fmt),
-                version=version,
-                last_modified=version[0] or EPOCH,
-                media_type=MEDIA_TYPES[fmt],
-                build=build,
+                    )
+            # Newest day first like every feed; the best match first within a day.
+            items.sort(key=lambda pair: (-pair[0].published.timestamp(), -pair[1]))
+            return self._render(
+                title=f"{self.options.list_name}: {query[:80]}",
+                description=f"Trending papers matching {query[:200]}",
+                self_url=self.options.public_url
+                + feed_path("topic", fmt)
+                + "?q="
+                + quote(query, safe=""),
+                items=[item for item, _ in items[: self.options.max_items]],
+                fmt=fmt,
             )
+
+        return self.cache.get(
+            ("topic", query, fmt),
+            version=version,
+            last_modified=version[0] or EPOCH,
+            media_type=MEDIA_TYPES[fmt],
+            build=build,
+        )
 
     def personal(self, token: str, fmt: FeedFormat) -> CachedFeed | None:
         """The papers chosen for the subscriber with this token, newest edition first."""
@@ -168,25 +172,27 @@ class FeedService:
                 self.cache.forget(key)
                 return None
             subscriber_id = subscriber.id or 0
+            created_at = subscriber.created_at
             newest, count, created = edition_version(session, subscriber_id)
-            return self.cache.get(
-                key,
-                version=(newest, count),
-                last_modified=created or subscriber.created_at,
-                media_type=MEDIA_TYPES[fmt],
-                build=lambda: self._render(
-                    title=f"{self.options.list_name}: your papers",
-                    description="The papers chosen for you, newest edition first, with reasons.",
-                    self_url=links.personal_feed_url(self.options.public_url, token, fmt),
-                    items=[
-                        edition_item(e)
-                        for e in edition_entries(
-                            session, subscriber_id, limit=self.options.max_items
-                        )
-                    ],
-                    fmt=fmt,
-                ),
+
+        def build() -> bytes:
+            with session_scope(self.engine) as session:
+                entries = edition_entries(session, subscriber_id, limit=self.options.max_items)
+            return self._render(
+                title=f"{self.options.list_name}: your papers",
+                description="The papers chosen for you, newest edition first, with reasons.",
+                self_url=links.personal_feed_url(self.options.public_url, token, fmt),
+                items=[edition_item(e) for e in entries],
+                fmt=fmt,
             )
+
+        return self.cache.get(
+            key,
+            version=(newest, count),
+            last_modified=created or created_at,
+            media_type=MEDIA_TYPES[fmt],
+            build=build,
+        )
 
     def _render(
         self, *, title: str, description: str, self_url: str, items: list[FeedItem], fmt: FeedFormat

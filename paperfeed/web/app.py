@@ -31,6 +31,7 @@ from paperfeed.mailer.transport import Transport
 from paperfeed.mailer.transports import open_transport
 from paperfeed.store.db import make_engine
 from paperfeed.web import browse, feed_routes, manage, ops, signup
+from paperfeed.web.feed_gate import BuildGate
 from paperfeed.web.pages import (
     PageError,
     http_error_handler,
@@ -44,6 +45,11 @@ from paperfeed.web.signing import ConfirmationSigner, FormTokens
 from paperfeed.web.state import AppState
 
 STATIC = Path(__file__).with_name("static")
+# Feed cache misses at once, and callers that may wait for a slot (beyond: 503). Each build
+# holds one thread and one database connection; the pool has 5 (+10 overflow) and the
+# pages' thread pool 40, so feeds never take more than a few of either.
+TOPIC_BUILD_SLOTS, TOPIC_BUILD_LINE = 2, 8
+FEED_BUILD_SLOTS, FEED_BUILD_LINE = 3, 32
 # Forms are a few KB (interests are capped at 5,000 characters); anything bigger is refused.
 MAX_BODY_BYTES = 64 * 1024
 
@@ -124,6 +130,8 @@ def create_app(
             cache=FeedCache(check_seconds=settings.feed_check_seconds),
             corpus=corpus,
         ),
+        topic_builds=BuildGate(TOPIC_BUILD_SLOTS, TOPIC_BUILD_LINE),
+        feed_builds=BuildGate(FEED_BUILD_SLOTS, FEED_BUILD_LINE),
         corpus=corpus,
         per_ip=SlidingWindow(settings.subscribe_per_ip_per_hour, hour),
         per_address=SlidingWindow(settings.subscribe_per_address_per_hour, hour),

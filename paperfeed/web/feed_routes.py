@@ -1,9 +1,11 @@
 """Feeds over HTTP: cached bytes with a strong ETag, Last-Modified and 304s.
 
 A feed whose source was checked within ``feed_check_seconds`` is answered on the event loop
-from memory; otherwise a worker thread asks the store for its version and rebuilds only if it
-changed (feedgen is never run on the event loop). ``If-None-Match`` wins over
-``If-Modified-Since`` (RFC 9110 13.2.2). Knows nothing of how feeds are built.
+from memory; otherwise a thread of a ``BuildGate`` asks the store for its version and
+rebuilds only if it changed (feedgen is never run on the event loop). The gates bound how
+many misses run at once and wait; beyond, 503 with Retry-After, so pages stay responsive.
+``If-None-Match`` wins over ``If-Modified-Since`` (RFC 9110 13.2.2). Knows nothing of how
+feeds are built.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from paperfeed.errors import InputError
 from paperfeed.feeds.cache import CachedFeed
 from paperfeed.feeds.documents import FeedFormat
+from paperfeed.web.feed_gate import FeedsBusy
 from paperfeed.web.pages import PageError, http_error_handler, page_error_handler, sentence
 from paperfeed.web.security import SecurityHeaders
 from paperfeed.web.state import AppState, get_state
@@ -30,6 +32,11 @@ PUBLIC_CACHE = "public, max-age=300"
 # A personal feed's URL is its key: shared caches must not keep it.
 PRIVATE_CACHE = "private, max-age=300"
 FORMATS: dict[str, FeedFormat] = {"rss": "rss", "atom": "atom"}
+BUSY_RETRY_SECONDS = 10
+BUSY = (
+    "Many feeds are being built right now; nothing is wrong with this one. "
+    f"Try again in {BUSY_RETRY_SECONDS} seconds.\n"
+)
 
 
 def http_date(moment: datetime) -> str:
@@ -70,6 +77,16 @@ def feed_response(request: Request, feed: CachedFeed, *, cache_control: str) -> 
     return response
 
 
+def busy_response() -> Response:
+    """503 with Retry-After: every build slot is taken and the line is full."""
+    return Response(
+        BUSY,
+        status_code=503,
+        media_type="text/plain; charset=utf-8",
+        headers={"retry-after": str(BUSY_RETRY_SECONDS), "cache-control": "no-store"},
+    )
+
+
 def _format(suffix: str) -> FeedFormat:
     if suffix not in FORMATS:
         raise PageError(404, "Feeds end in .rss or .atom, e.g. /feeds/daily.atom.")
@@ -82,7 +99,10 @@ async def daily(request: Request) -> Response:
     fmt = _format(request.path_params["suffix"])
     feed: CachedFeed | None = state.feeds.cache.fresh(("daily", fmt))
     if feed is None:
-        feed = await run_in_threadpool(state.feeds.daily, fmt)
+        try:
+            feed = await state.feed_builds.run(lambda: state.feeds.daily(fmt))
+        except FeedsBusy:
+            return busy_response()
     return feed_response(request, feed, cache_control=PUBLIC_CACHE)
 
 
@@ -100,7 +120,10 @@ async def topic(request: Request) -> Response:
 
     feed: CachedFeed | None = state.feeds.cache.fresh(("topic", query.strip(), fmt))
     if feed is None:
-        feed = await run_in_threadpool(load)
+        try:
+            feed = await state.topic_builds.run(load)
+        except FeedsBusy:
+            return busy_response()
     return feed_response(request, feed, cache_control=PUBLIC_CACHE)
 
 
@@ -109,9 +132,12 @@ async def personal(request: Request) -> Response:
     state = get_state(request)
     token, dot, suffix = request.path_params["name"].rpartition(".")
     fmt = _format(suffix if dot else "")
-    feed = state.feeds.cache.fresh(("u", token, fmt)) or await run_in_threadpool(
-        state.feeds.personal, token, fmt
-    )
+    feed = state.feeds.cache.fresh(("u", token, fmt))
+    if feed is None:
+        try:
+            feed = await state.feed_builds.run(lambda: state.feeds.personal(token, fmt))
+        except FeedsBusy:
+            return busy_response()
     if feed is None:
         raise PageError(404, "No subscription has this feed; it may have been deleted.")
     return feed_response(request, feed, cache_control=PRIVATE_CACHE)

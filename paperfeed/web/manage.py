@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from paperfeed.digest import EditionPolicy
 from paperfeed.errors import InputError
 from paperfeed.links import personal_feed_url, preferences_url
+from paperfeed.mailer.files import remove_mail_to
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Frequency, Subscriber, SubscriberStatus
 from paperfeed.store.subscribers import find_by_token, remove_subscriber
@@ -182,7 +183,11 @@ async def delete_data(request: Request, token: str, state: AppStateDep) -> HTMLR
             subscriber = find_by_token(session, token)
             if subscriber is None:
                 raise PageError(404, NOT_FOUND, title="Unknown link")
+            email = subscriber.email
             remove_subscriber(session, subscriber)
+        if state.settings.smtp_url is None:
+            # The file outbox keeps copies of their mail (digests, confirmations): theirs too.
+            remove_mail_to(state.settings.outbox_dir, email)
 
     await run_in_threadpool(delete)
     state.feeds.cache.forget(("u", token, "rss"))

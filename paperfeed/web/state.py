@@ -20,6 +20,7 @@ from paperfeed.corpus import CorpusCache
 from paperfeed.feeds.service import FeedService
 from paperfeed.mailer.message import Sender
 from paperfeed.mailer.transport import Transport
+from paperfeed.web.feed_gate import BuildGate
 from paperfeed.web.ratelimit import SlidingWindow
 from paperfeed.web.signing import ConfirmationSigner, FormTokens
 
@@ -37,6 +38,9 @@ class AppState:
     confirmations: ConfirmationSigner
     forms: FormTokens
     feeds: FeedService
+    # Cache misses of topic feeds (they rank papers) and of the other feeds, bounded apart.
+    topic_builds: BuildGate
+    feed_builds: BuildGate
     corpus: CorpusCache
     per_ip: SlidingWindow
     per_address: SlidingWindow
