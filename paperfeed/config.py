@@ -6,6 +6,7 @@ Every field has a description, and the README documents each one (a test keeps t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -189,7 +190,15 @@ class Settings(BaseSettings):
         description="Hours a confirmation link works; unconfirmed sign-ups are deleted after it.",
     )
     subscribe_per_ip_per_hour: Annotated[int, Field(ge=1, le=10_000)] = Field(
-        default=10, description="Sign-up requests one IP address may make per hour."
+        default=30,
+        description="Different addresses one network (an IPv4 address, an IPv6 /64) may sign "
+        "up per hour; signing the same address up again does not count.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of the reverse proxies in front of "
+        "the web app (e.g. 127.0.0.1 or 10.0.0.0/8). X-Forwarded-For and X-Forwarded-Proto "
+        "are believed only from these; empty: from nobody.",
     )
     subscribe_per_address_per_hour: Annotated[int, Field(ge=1, le=100)] = Field(
         default=3, description="Confirmation mails one email address may be sent per hour."
@@ -202,6 +211,20 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} must be an absolute http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network; list the proxies' addresses, "
+                    "e.g. 127.0.0.1,10.0.0.0/8"
+                ) from None
+        return ",".join(entries)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -133,8 +133,10 @@ def serve(
             log_config=None,
             access_log=False,
             server_header=False,
-            # Behind a reverse proxy the client address comes from X-Forwarded-For.
+            # Behind a reverse proxy the client address comes from X-Forwarded-For, believed
+            # only from PAPERFEED_TRUSTED_PROXIES (uvicorn's default trusts any local peer).
             proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
             timeout_graceful_shutdown=WEB_GRACE_SECONDS,
         )
     )

@@ -39,7 +39,7 @@ from paperfeed.web.pages import (
     page_error_handler,
     validation_error_handler,
 )
-from paperfeed.web.ratelimit import SlidingWindow
+from paperfeed.web.ratelimit import DistinctWindow, SlidingWindow
 from paperfeed.web.security import BodyLimit, SecurityHeaders
 from paperfeed.web.signing import ConfirmationSigner, FormTokens
 from paperfeed.web.state import AppState
@@ -133,7 +133,7 @@ def create_app(
         topic_builds=BuildGate(TOPIC_BUILD_SLOTS, TOPIC_BUILD_LINE),
         feed_builds=BuildGate(FEED_BUILD_SLOTS, FEED_BUILD_LINE),
         corpus=corpus,
-        per_ip=SlidingWindow(settings.subscribe_per_ip_per_hour, hour),
+        per_ip=DistinctWindow(settings.subscribe_per_ip_per_hour, hour),
         per_address=SlidingWindow(settings.subscribe_per_address_per_hour, hour),
     )
 

@@ -30,6 +30,7 @@ from paperfeed.web.cards import paper_card
 from paperfeed.web.confirmation import send_confirmation
 from paperfeed.web.forms import INTEREST_EXAMPLES, SubscribeForm, read_subscribe
 from paperfeed.web.pages import PageError, check_form, render, sentence
+from paperfeed.web.ratelimit import network_key
 from paperfeed.web.signing import LinkExpired, LinkInvalid
 from paperfeed.web.state import AppState, AppStateDep
 
@@ -86,13 +87,9 @@ async def subscribe(request: Request, state: AppStateDep) -> Response:
     """Take a sign-up: always "check your inbox", one confirmation mail in the background."""
     form = await request.form()
     check_form(request, state, form)
+    # The peer, or the client a trusted proxy names (PAPERFEED_TRUSTED_PROXIES): the address
+    # the limit counts and the consent record keeps.
     client = request.client.host if request.client else "unknown"
-    if not state.per_ip.hit(client):
-        raise PageError(
-            429,
-            "There have been too many sign-ups from your network in the last hour. "
-            "Nothing was changed; try again later.",
-        )
     try:
         data = read_subscribe(form)
     except InputError as exc:
@@ -100,6 +97,12 @@ async def subscribe(request: Request, state: AppStateDep) -> Response:
         error = str(exc)
         return await run_in_threadpool(
             lambda: home_page(request, state, values=values, error=error, status=400)
+        )
+    if not state.per_ip.hit(network_key(client), data.email):
+        raise PageError(
+            429,
+            "There have been too many sign-ups from your network in the last hour. "
+            "Nothing was changed; try again later.",
         )
     if not state.per_address.hit(data.email):
         raise PageError(

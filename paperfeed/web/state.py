@@ -21,7 +21,7 @@ from paperfeed.feeds.service import FeedService
 from paperfeed.mailer.message import Sender
 from paperfeed.mailer.transport import Transport
 from paperfeed.web.feed_gate import BuildGate
-from paperfeed.web.ratelimit import SlidingWindow
+from paperfeed.web.ratelimit import DistinctWindow, SlidingWindow
 from paperfeed.web.signing import ConfirmationSigner, FormTokens
 
 
@@ -42,7 +42,7 @@ class AppState:
     topic_builds: BuildGate
     feed_builds: BuildGate
     corpus: CorpusCache
-    per_ip: SlidingWindow
+    per_ip: DistinctWindow
     per_address: SlidingWindow
 
     @property

@@ -192,7 +192,8 @@ def test_a_forged_or_cut_confirmation_link_is_refused(
 def test_sign_ups_are_limited_per_ip_and_per_address(
     make_client: Callable[..., TestClient], transport: MemoryTransport, stored: Engine
 ) -> None:
-    client = make_client(subscribe_per_ip_per_hour=4, subscribe_per_address_per_hour=2)
+    # The network limit counts different addresses: a's repeats cost it one.
+    client = make_client(subscribe_per_ip_per_hour=2, subscribe_per_address_per_hour=2)
     assert sign_up(client, "a@example.com").startswith("200")
     assert sign_up(client, "a@example.com").startswith("200")
     third = sign_up(client, "a@example.com")
