@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 
@@ -34,9 +35,9 @@ from paperfeed.web.app import create_app
 
 log = structlog.get_logger("paperfeed.daemon")
 
-# How long a stopping daemon waits for the job under way (a crawl request, a send batch)
-# before it leaves it to the next start: SIGTERM must end the process within 5 s.
-STOP_TIMEOUT_SECONDS = 3.5
+# How long after the stop signal the daemon waits for the job under way (a crawl request, a
+# send batch) before it leaves it to the next start: SIGTERM must end the process within 5 s.
+STOP_TIMEOUT_SECONDS = 4.0
 # Open requests get this long to finish once the web app stops listening.
 WEB_GRACE_SECONDS = 1
 STOPPED_LINE = "paperfeed stopped"
@@ -54,21 +55,35 @@ class _Server(uvicorn.Server):
 class _StopRequests:
     """SIGTERM/SIGINT: the first asks everything to stop, the second ends the process now."""
 
-    def __init__(self, server: uvicorn.Server, stop: threading.Event) -> None:
-        self.server = server
+    def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
+        self.server: uvicorn.Server | None = None  # set once built; a stop may come first
         self.received = 0
+        self.first_at: float | None = None  # time.monotonic() of the first signal
+
+    def serving(self, server: uvicorn.Server) -> None:
+        """Stop ``server`` on the first signal (at once if it came while it was being built)."""
+        self.server = server
+        server.should_exit = self.stop.is_set()
 
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
         self.received += 1
         name = signal.Signals(signum).name
         if self.received == 1:
+            self.first_at = time.monotonic()
             log.info("daemon.stopping", signal=name)
             self.stop.set()
-            self.server.should_exit = True
+            if self.server is not None:
+                self.server.should_exit = True
             return
         log.warning("daemon.stop_forced", signal=name, reason="a second stop signal")
         _exit_now(FORCED_EXIT)
+
+    def seconds_left(self) -> float:
+        """What remains of ``STOP_TIMEOUT_SECONDS`` since the first signal (all, without one)."""
+        if self.first_at is None:
+            return STOP_TIMEOUT_SECONDS
+        return max(0.0, self.first_at + STOP_TIMEOUT_SECONDS - time.monotonic())
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self)
@@ -118,10 +133,12 @@ def serve(
     Links in mails and feeds use ``PAPERFEED_PUBLIC_URL``, or this address when it is unset.
     """
     sock = listen(host, port)
+    stop = threading.Event()
+    stop_requests = _StopRequests(stop)
+    stop_requests.install()
     port = int(sock.getsockname()[1])
     address = public_address(settings, host=host, port=port)
     settings = settings.model_copy(update={"public_url": address.url})
-    stop = threading.Event()
     # Built before serving, so a hybrid ranker without its extra fails at start.
     jobs = Jobs(settings, engine, stop=stop) if scheduler else None
     app = create_app(settings, engine=engine)
@@ -140,7 +157,7 @@ def serve(
             timeout_graceful_shutdown=WEB_GRACE_SECONDS,
         )
     )
-    _StopRequests(server, stop).install()
+    stop_requests.serving(server)
     _announce(settings, engine, listening=http_url(host, port), scheduler=scheduler)
     if address.warning:
         log.warning("config.public_url", warning=address.warning)
@@ -153,7 +170,7 @@ def serve(
     finally:
         stop.set()
         if worker is not None:
-            worker.join(timeout=STOP_TIMEOUT_SECONDS)
+            worker.join(timeout=stop_requests.seconds_left())
             if worker.is_alive():
                 log.warning(
                     "daemon.stop_abandoned",
