@@ -27,11 +27,11 @@ from paperfeed.feeds.items import FeedItem, edition_item, listed_item
 from paperfeed.ranking.interests import parse_interests
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import SubscriberStatus
-from paperfeed.store.subscribers import find_by_token
 from paperfeed.store.web_queries import (
     edition_entries,
     edition_version,
     feed_pool_version,
+    find_by_feed_token,
     newest_settled_papers,
 )
 
@@ -164,10 +164,10 @@ class FeedService:
         )
 
     def personal(self, token: str, fmt: FeedFormat) -> CachedFeed | None:
-        """The papers chosen for the subscriber with this token, newest edition first."""
+        """The papers chosen for the subscriber with this feed token, newest edition first."""
         key: Hashable = ("u", token, fmt)
         with session_scope(self.engine) as session:
-            subscriber = find_by_token(session, token)
+            subscriber = find_by_feed_token(session, token)
             if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
                 self.cache.forget(key)
                 return None

@@ -81,7 +81,8 @@ def recipient_for(
     return Recipient(
         email=address or subscriber.email,
         preferences_url=links.preferences_url(base, token),
-        feed_url=links.personal_feed_url(base, token, "rss"),
+        # The feed's own read-only key: feed URLs get pasted into readers and OPML files.
+        feed_url=links.personal_feed_url(base, quote(subscriber.feed_token, safe=""), "rss"),
         unsubscribe_url=links.unsubscribe_url(base, token),
         unsubscribe_mailto=f"mailto:{setup.unsubscribe_mailbox}?subject=unsubscribe%20{token}",
         interests=subscriber.interests,

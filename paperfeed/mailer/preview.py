@@ -70,7 +70,12 @@ def _render(
     subscriber = sending_subscribers(session, [subscriber_id])[subscriber_id]
     if token is not None:
         subscriber = SubscriberRow(
-            subscriber.id, subscriber.email, token, subscriber.interests, subscriber.receiving
+            subscriber.id,
+            subscriber.email,
+            token,
+            subscriber.interests,
+            subscriber.receiving,
+            token,
         )
     days = DayCache(setup)
     days.add_papers(digest_papers(session, [i.paper_id for i in content.items]))

@@ -79,6 +79,7 @@ class SubscriberRow:
     token: str
     interests: str
     receiving: bool
+    feed_token: str  # the personal feed's own key (never the account token above)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,15 +242,16 @@ def sending_subscribers(
                 _SUBSCRIBER.c.status,
                 _SUBSCRIBER.c.paused,
                 _SUBSCRIBER.c.frequency,
+                _SUBSCRIBER.c.feed_token,
             ).where(_SUBSCRIBER.c.id.in_(chunk))
         ).all()
-        for sid, email, token, interests, status, paused, frequency in rows:
+        for sid, email, token, interests, status, paused, frequency, feed_token in rows:
             # The same test compose applies (editions.receiving_subscribers): whoever stopped
             # receiving after their edition was composed gets no mail from it.
             receiving = (
                 status == SubscriberStatus.ACTIVE and not paused and frequency != Frequency.OFF
             )
-            out[int(sid)] = SubscriberRow(int(sid), email, token, interests, receiving)
+            out[int(sid)] = SubscriberRow(int(sid), email, token, interests, receiving, feed_token)
     return out
 
 

@@ -6,6 +6,7 @@ ledger (``SentPaper``) and the outbox (``Delivery``) come from the app. Times ar
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -145,8 +146,13 @@ class CrawlRun(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
 
 
+def new_feed_token() -> str:
+    """An unguessable personal-feed key: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
 class Subscriber(SQLModel, table=True):
-    """Someone who asked for digests; ``token`` keys their links and personal feed."""
+    """Someone who asked for digests; ``token`` keys their pages, ``feed_token`` their feed."""
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True)
@@ -158,6 +164,15 @@ class Subscriber(SQLModel, table=True):
     max_papers: int = Field(default=10, ge=1, le=100)
     paused: bool = False
     token: str = Field(max_length=64, unique=True)
+    # Read-only: it opens the personal feed and nothing else, because feed URLs end up in
+    # cloud readers and shared OPML files. The column default serves bulk inserts too.
+    feed_token: str = Field(
+        default_factory=new_feed_token,
+        max_length=64,
+        unique=True,
+        index=True,
+        sa_column_kwargs={"default": new_feed_token},
+    )
     opt_in_ip: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
     confirmed_at: datetime | None = _ts(nullable=True)

@@ -146,8 +146,9 @@ def remove_subscriber(session: Session, subscriber: Subscriber) -> None:
 def rotate_token(session: Session, subscriber: Subscriber, *, now: datetime) -> Subscriber:
     """Give the subscriber a new link token; every link made with the old one stops working.
 
-    Preferences, unsubscribe and personal-feed links carry the token, and confirmation links
-    a fingerprint of it, so all of them are invalidated at once (e.g. after a leaked mail).
+    Preferences, unsubscribe and edition links carry the token, and confirmation links a
+    fingerprint of it, so all of them are invalidated at once (e.g. after a leaked mail). The
+    personal feed has its own key (``feed_token``), which this leaves alone.
     """
     subscriber.token = new_token()
     subscriber.updated_at = now

@@ -1,12 +1,13 @@
 """Reads and writes the web app and the feeds need: preferences, expiry, feed pools, editions.
 
 Subscriber changes made by people on the web (preferences, re-subscribing, unsubscribing with
-their pending mail cancelled, unconfirmed sign-ups expiring) and the read-only queries behind
-feeds and pages. Knows nothing of HTTP, HTML or feed formats.
+their pending mail cancelled, resetting their feed key, unconfirmed sign-ups expiring) and
+the read-only queries behind feeds and pages. Knows nothing of HTTP, HTML or feed formats.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,7 @@ from paperfeed.store.models import (
     Paper,
     Subscriber,
     SubscriberStatus,
+    new_feed_token,
 )
 from paperfeed.store.subscribers import check_preferences, check_timezone, unsubscribe
 
@@ -101,6 +103,27 @@ def update_preferences(
     subscriber.updated_at = now
     session.add(subscriber)
     return subscriber
+
+
+def find_by_feed_token(session: Session, feed_token: str) -> Subscriber | None:
+    """The subscriber whose personal-feed key this is; the final check is constant-time."""
+    if not feed_token or len(feed_token) > 64:
+        return None
+    subscriber = session.exec(select(Subscriber).where(Subscriber.feed_token == feed_token)).first()
+    # As for account tokens: the index matched, compare again in constant time.
+    if subscriber is None or not hmac.compare_digest(subscriber.feed_token, feed_token):
+        return None
+    return subscriber
+
+
+def rotate_feed_token(session: Session, subscriber: Subscriber, *, now: datetime) -> str:
+    """Give the subscriber a new feed key; the old feed URL stops working. Returns the old."""
+    old = subscriber.feed_token
+    subscriber.feed_token = new_feed_token()
+    subscriber.updated_at = now
+    session.add(subscriber)
+    session.flush()
+    return old
 
 
 def feed_pool_version(session: Session) -> tuple[datetime | None, int]:

@@ -1,9 +1,11 @@
 """A subscriber's own pages: preferences with a live preview, deleting their data, leaving.
 
 The token in the URL is the key (256 random bits, looked up in constant time); forms also
-carry the CSRF token. Unsubscribing follows RFC 8058: ``POST /unsubscribe/{token}`` with
-``List-Unsubscribe=One-Click`` (form-urlencoded or multipart) answers 200 with no redirect
-and needs no cookie; doing it twice is harmless. Its GET only shows a button.
+carry the CSRF token. The personal feed has its own read-only key, shown here; either key
+can be reset from this page, and the old one stops working at once. Unsubscribing follows
+RFC 8058: ``POST /unsubscribe/{token}`` with ``List-Unsubscribe=One-Click`` (form-urlencoded
+or multipart) answers 200 with no redirect and needs no cookie; doing it twice is harmless.
+Its GET only shows a button.
 Knows nothing of sign-up or feeds beyond linking to them.
 """
 
@@ -21,8 +23,13 @@ from paperfeed.links import personal_feed_url, preferences_url
 from paperfeed.mailer.files import remove_mail_to
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Frequency, Subscriber, SubscriberStatus
-from paperfeed.store.subscribers import find_by_token, remove_subscriber
-from paperfeed.store.web_queries import reactivate, unsubscribe_now, update_preferences
+from paperfeed.store.subscribers import find_by_token, remove_subscriber, rotate_token
+from paperfeed.store.web_queries import (
+    reactivate,
+    rotate_feed_token,
+    unsubscribe_now,
+    update_preferences,
+)
 from paperfeed.web.forms import INTEREST_EXAMPLES, interests_field, read_preferences
 from paperfeed.web.pages import PageError, check_form, render
 from paperfeed.web.preview import preview_digest
@@ -72,12 +79,13 @@ def _preferences(
         "preview": preview,
         "error": error,
         "saved": request.query_params.get("saved") == "1",
+        "reset": request.query_params.get("reset"),
         "welcome": request.query_params.get("welcome") == "1",
         "time_zones": time_zones(),
         "frequencies": (Frequency.DAILY, Frequency.WEEKLY, Frequency.OFF),
         "examples": INTEREST_EXAMPLES,
-        "feed_rss": personal_feed_url(state.public_url, token, "rss"),
-        "feed_atom": personal_feed_url(state.public_url, token, "atom"),
+        "feed_rss": personal_feed_url(state.public_url, subscriber.feed_token, "rss"),
+        "feed_atom": personal_feed_url(state.public_url, subscriber.feed_token, "atom"),
     }
     return render(request, state, "preferences.html.j2", context, status=status, forms=True)
 
@@ -178,21 +186,60 @@ async def delete_data(request: Request, token: str, state: AppStateDep) -> HTMLR
             "Tick the box that says you are sure, then press Delete again. Nothing was deleted.",
         )
 
-    def delete() -> None:
+    def delete() -> str:
         with session_scope(state.engine, write_lock=True) as session:
             subscriber = find_by_token(session, token)
             if subscriber is None:
                 raise PageError(404, NOT_FOUND, title="Unknown link")
-            email = subscriber.email
+            email, feed_token = subscriber.email, subscriber.feed_token
             remove_subscriber(session, subscriber)
         if state.settings.smtp_url is None:
             # The file outbox keeps copies of their mail (digests, confirmations): theirs too.
             remove_mail_to(state.settings.outbox_dir, email)
+        return feed_token
 
-    await run_in_threadpool(delete)
-    state.feeds.cache.forget(("u", token, "rss"))
-    state.feeds.cache.forget(("u", token, "atom"))
+    _forget_feed(state, await run_in_threadpool(delete))
     return render(request, state, "deleted.html.j2")
+
+
+def _forget_feed(state: AppState, feed_token: str) -> None:
+    """Drop a feed key's cached feeds, so its URL stops working now, not at the next check."""
+    for fmt in ("rss", "atom"):
+        state.feeds.cache.forget(("u", feed_token, fmt))
+
+
+@router.post("/u/{token}/reset-feed")
+async def reset_feed(request: Request, token: str, state: AppStateDep) -> Response:
+    """Give the personal feed a new address; the old feed URL stops working at once."""
+    form = await request.form()
+    check_form(request, state, form)
+
+    def reset() -> str:
+        with session_scope(state.engine, write_lock=True) as session:
+            subscriber = find_by_token(session, token)
+            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
+                raise PageError(404, NOT_FOUND, title="Unknown link")
+            return rotate_feed_token(session, subscriber, now=state.clock())
+
+    _forget_feed(state, await run_in_threadpool(reset))
+    return RedirectResponse(preferences_url(state.public_url, token) + "?reset=feed", 303)
+
+
+@router.post("/u/{token}/reset-link")
+async def reset_link(request: Request, token: str, state: AppStateDep) -> Response:
+    """Give this page (and the unsubscribe and edition links) a new address; see rotate_token."""
+    form = await request.form()
+    check_form(request, state, form)
+
+    def reset() -> str:
+        with session_scope(state.engine, write_lock=True) as session:
+            subscriber = find_by_token(session, token)
+            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
+                raise PageError(404, NOT_FOUND, title="Unknown link")
+            return rotate_token(session, subscriber, now=state.clock()).token
+
+    new_token = await run_in_threadpool(reset)
+    return RedirectResponse(preferences_url(state.public_url, new_token) + "?reset=link", 303)
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)

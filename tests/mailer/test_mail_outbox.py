@@ -89,7 +89,9 @@ def test_a_due_digest_arrives_with_both_parts_and_every_header_and_is_marked_sen
     html, text = body(first, "html"), body(first, "plain")
     assert f"https://huggingface.co/papers/{paper_id(1)}" in html
     assert "&lt;b&gt;Attention&lt;/b&gt; &amp; Retention" in html
-    assert f"https://paperfeed.example/feeds/u/{token}.rss" in html
+    assert reader.feed_token != token
+    assert f"https://paperfeed.example/feeds/u/{reader.feed_token}.rss" in html
+    assert f"/feeds/u/{token}" not in html
     # The picks in rank order, then the paper shown as also trending.
     order = [text.index(f"Sparse Video Diffusion, {i}") for i in (1, 2, 5)]
     assert order == sorted(order)

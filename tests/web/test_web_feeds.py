@@ -32,7 +32,7 @@ def token(stored: Engine, clock: Clock) -> str:
             confirmed=True,
             send_hour=7,
         )
-        token = subscriber.token
+        token = subscriber.feed_token  # the personal feed's own key
     compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
     return token
 

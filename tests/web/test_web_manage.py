@@ -50,7 +50,7 @@ def load(engine: Engine, token: str) -> Subscriber:
 
 
 def test_preferences_show_the_interests_as_understood_and_todays_preview(
-    client: TestClient, token: str
+    client: TestClient, token: str, stored: Engine
 ) -> None:
     page = client.get(f"/u/{token}")
     assert page.status_code == 200
@@ -60,7 +60,10 @@ def test_preferences_show_the_interests_as_understood_and_todays_preview(
     assert "Speculative Decoding for Vision Transformers" not in page.text  # excluded
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-    assert f"http://testserver/feeds/u/{token}.atom" in page.text
+    # The feed URL carries the feed's own read-only key, never the key to this page.
+    feed_token = load(stored, token).feed_token
+    assert f"http://testserver/feeds/u/{feed_token}.atom" in page.text
+    assert f"/feeds/u/{token}" not in page.text
 
 
 def test_the_live_preview_ranks_typed_interests_and_saves_nothing(
