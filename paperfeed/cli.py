@@ -610,11 +610,17 @@ def subscribers_add(
     """Add one subscriber and mail them the confirmation link, or add them --confirmed.
 
     Unconfirmed sign-ups are deleted after PAPERFEED_CONFIRM_HOURS. Adding a pending
-    address again mails a new link and changes nothing else.
+    address again mails a new link (or, with --confirmed, makes it active) and changes
+    nothing else.
     """
     from paperfeed.cli_interests import usable_interests
     from paperfeed.store.db import session_scope
-    from paperfeed.store.subscribers import create_subscriber, find_by_email, normalise_email
+    from paperfeed.store.subscribers import (
+        confirm,
+        create_subscriber,
+        find_by_email,
+        normalise_email,
+    )
     from paperfeed.web.confirmation import SignUp
 
     address = normalise_email(email)
@@ -622,7 +628,11 @@ def subscribers_add(
     settings = _settings()
     with _store() as engine, session_scope(engine) as session:
         known = find_by_email(session, address)
-        if known is not None and known.status == SubscriberStatus.PENDING and not confirmed:
+        if known is not None and known.status == SubscriberStatus.PENDING and confirmed:
+            # Their consent came another way: the pending sign-up becomes active as it is.
+            subscriber = confirm(session, known, now=_now())
+            what = f"confirmed {address} (active; interests, zone and hour unchanged)"
+        elif known is not None and known.status == SubscriberStatus.PENDING:
             subscriber, what = known, f"{address} is waiting for confirmation already (unchanged)"
         else:
             subscriber = create_subscriber(

@@ -324,3 +324,18 @@ def test_a_loopback_public_url_with_real_mail_is_warned_about(
     assert "warning: PAPERFEED_PUBLIC_URL (unset) is http://127.0.0.1:8000, a loopback" in warning
     assert "mailed 1 confirmation link(s) (links to http://127.0.0.1:8000" in added.stdout
     assert len(mailbox.received) == 1
+
+
+def test_adding_a_pending_address_confirmed_makes_it_active(
+    env: dict[str, str], engine: Engine
+) -> None:
+    command = ["subscribers", "add", "ada@example.com", "--interests", "rlhf"]
+    assert runner.invoke(app, command, env=env).exit_code == 0
+    assert _status(engine, "ada@example.com") == SubscriberStatus.PENDING
+    confirmed = runner.invoke(app, [*command, "--confirmed"], env=env)
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "confirmed ada@example.com (active" in confirmed.stdout
+    assert _status(engine, "ada@example.com") == SubscriberStatus.ACTIVE
+    again = runner.invoke(app, [*command, "--confirmed"], env=env)
+    assert again.exit_code == 2
+    assert "ada@example.com is subscribed already" in again.output
