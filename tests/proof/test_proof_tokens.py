@@ -182,7 +182,9 @@ def test_a_feed_url_opens_the_feed_and_nothing_else(
     account = add(engine, clock, "ada@example.com")
     feed = feed_token_of(engine, "ada@example.com")
     assert feed != account
-    assert client.get(f"/feeds/u/{feed}.atom").status_code == 200
+    served = client.get(f"/feeds/u/{feed}.atom")
+    assert served.status_code == 200
+    assert account not in served.text
     csrf = form_token(client, f"/u/{account}")
     refused = [
         client.get(f"/u/{feed}"),
