@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 from web_process import served
 from web_samples import SQLITE_ONLY, corpus
@@ -106,6 +107,7 @@ async def crowd(url: str) -> tuple[list[httpx.Response], list[httpx.Response]]:
         return list(feeds.result()), pages
 
 
+@pytest.mark.slow
 @SQLITE_ONLY
 def test_a_crowd_of_distinct_topic_feeds_never_starves_pages_or_health(
     engine: Engine, database_url: str, tmp_path: Path
