@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from paperfeed.crawler.records import DayResult
     from paperfeed.mailer.outbox import SendSummary
     from paperfeed.mailer.preview import TestSend
-    from paperfeed.web.confirmation import SignUp
+    from paperfeed.web.confirmation import ConfirmationMailer, SignUp
 
 out = Console()
 err = Console(stderr=True)
@@ -625,7 +625,7 @@ def subscribers_add(
 
     address = normalise_email(email)
     text, _ = usable_interests(interests)
-    settings = _settings()
+    mailer = None if confirmed else _confirmation_mailer(_settings())
     with _store() as engine, session_scope(engine) as session:
         known = find_by_email(session, address)
         if known is not None and known.status == SubscriberStatus.PENDING and confirmed:
@@ -649,19 +649,32 @@ def subscribers_add(
         assert subscriber.id is not None  # flushed
         signup = SignUp(subscriber.email, subscriber.id, subscriber.token)
     out.print(what, highlight=False, soft_wrap=True)
-    if not confirmed and not _mail_confirmations(settings, [signup]):
+    if mailer is not None and not _mail_confirmations(mailer, [signup]):
         raise typer.Exit(1)
 
 
-def _mail_confirmations(settings: Settings, signups: list[SignUp]) -> bool:
+def _confirmation_mailer(settings: Settings) -> ConfirmationMailer:
+    """The mail side of sign-ups, built before anything is stored.
+
+    Mail settings that cannot work (a From without a domain, a bad SMTP URL, an unwritable
+    outbox) then stop the command while it has changed nothing (exit 2). Building opens no
+    connection and holds nothing that needs closing.
+    """
+    from paperfeed.mailer.worker import transport_for
+    from paperfeed.web.confirmation import ConfirmationMailer
+
+    return ConfirmationMailer.from_settings(settings, transport=transport_for(settings), clock=_now)
+
+
+def _mail_confirmations(mailer: ConfirmationMailer, signups: list[SignUp]) -> bool:
     """Mail each sign-up its confirmation link, the web form's way; say where each went."""
     import asyncio
 
     from paperfeed.mailer.transport import Outcome, SendResult
-    from paperfeed.mailer.worker import transport_for
     from paperfeed.startup import public_address
-    from paperfeed.web.confirmation import ConfirmationMailer, mail_confirmations
+    from paperfeed.web.confirmation import mail_confirmations
 
+    settings = mailer.settings
     if not signups:
         return True
     # The links carry the public URL the web app would use; a loopback one with real mail
@@ -671,12 +684,10 @@ def _mail_confirmations(settings: Settings, signups: list[SignUp]) -> bool:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
     async def send_all() -> list[SendResult]:
-        transport = transport_for(settings)
         try:
-            mailer = ConfirmationMailer.from_settings(settings, transport=transport, clock=_now)
             return await mail_confirmations(mailer, signups)
         finally:
-            await transport.aclose()
+            await mailer.transport.aclose()
 
     results = asyncio.run(send_all())
     failed = [
@@ -785,7 +796,7 @@ def subscribers_import(
         raise InputError(f"cannot read {file}: {exc}") from exc
     if rows and "email" not in rows[0]:
         raise InputError(f"{file} has no `email` column; the header must name {CSV_COLUMNS}")
-    settings = _settings()
+    mailer = None if confirmed else _confirmation_mailer(_settings())
     signups: list[SignUp] = []
     skipped = 0
     problems: list[str] = []
@@ -819,5 +830,5 @@ def subscribers_import(
                 err.print(problem, highlight=False, soft_wrap=True)
             raise InputError(f"{len(problems)} bad rows; nothing was imported, fix them and rerun")
     out.print(f"imported {len(signups)}, skipped {skipped} already subscribed", highlight=False)
-    if not confirmed and not _mail_confirmations(settings, signups):
+    if mailer is not None and not _mail_confirmations(mailer, signups):
         raise typer.Exit(1)

@@ -339,3 +339,23 @@ def test_adding_a_pending_address_confirmed_makes_it_active(
     again = runner.invoke(app, [*command, "--confirmed"], env=env)
     assert again.exit_code == 2
     assert "ada@example.com is subscribed already" in again.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("PAPERFEED_FROM", "nobody", "PAPERFEED_FROM='nobody' must be one address with a domain"),
+        ("PAPERFEED_SMTP_URL", "ftp://relay.example.org", "ftp://relay.example.org"),
+    ],
+)
+def test_mail_settings_that_cannot_work_stop_add_before_anything_is_stored(
+    env: dict[str, str], engine: Engine, name: str, value: str, says: str
+) -> None:
+    added = runner.invoke(
+        app,
+        ["subscribers", "add", "ada@example.com", "--interests", "rlhf"],
+        env={**env, name: value},
+    )
+    assert added.exit_code == 2
+    assert says in added.output.replace("\n", "")
+    assert _status(engine, "ada@example.com") is None
