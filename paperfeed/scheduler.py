@@ -208,6 +208,9 @@ def build_scheduler(jobs: Jobs, *, leads: Callable[[], bool] | None = None) -> B
     send; the compose job waits for that. A compose racing a slow first crawl would write
     editions without the days that crawl settles (on a fresh install, empty ones), and a
     restarted daemon should resume an interrupted send at once, not after a fixed delay.
+
+    A crawl that got nothing (Hugging Face unreachable, every list failed) runs again after
+    ``CrawlRetry``'s wait (1, 2, 4 … up to 30 minutes by default), not at the next slot.
     """
     settings = jobs.settings
     scheduler = BackgroundScheduler(timezone=UTC)
