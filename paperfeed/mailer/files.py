@@ -46,7 +46,9 @@ class FileTransport:
         self.fsync = fsync
         self._paused: str | None = None
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # mkdir(parents=True) gives missing parents the default mode: VAR_DIR first.
+            directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             raise TransportError(
                 f"cannot create the outbox {directory}: {exc.strerror}; make PAPERFEED_VAR_DIR "

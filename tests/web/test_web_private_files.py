@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from web_samples import NOW, SQLITE_ONLY, Clock
 
 from paperfeed.config import Settings
+from paperfeed.mailer.files import FileTransport
 from paperfeed.store.db import make_engine
 from paperfeed.web.app import create_app
 
@@ -137,3 +138,13 @@ def test_deleting_my_data_deletes_my_mail_from_the_file_outbox_and_only_mine(
         engine.dispose()
     finally:
         os.umask(old_umask)
+
+
+def test_an_outbox_made_first_makes_its_var_folder_private_too(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        FileTransport(tmp_path / "var" / "outbox")
+    finally:
+        os.umask(old_umask)
+    assert mode(tmp_path / "var") == 0o700
+    assert mode(tmp_path / "var" / "outbox") == 0o700
