@@ -47,12 +47,14 @@ HELP_OVER_BARE_S = 0.5
 RANK_GROWTH = 1.3
 
 
-def seed_store(database_url: str, n_papers: int) -> date:
-    """``n_papers`` stored papers over ``n_papers / 50`` days, counted; returns the last day."""
+def seed_store(database_url: str, n_papers: int) -> int:
+    """``n_papers`` stored papers over ``n_papers / 50`` days, counted; returns the stored
+    statistics' size in bytes (what every ``rank`` reads)."""
     from paperfeed.corpus import count_stored_papers
     from paperfeed.crawler.records import ListingRecord, PaperRecord
     from paperfeed.store import migrate
     from paperfeed.store.db import make_engine, session_scope
+    from paperfeed.store.models import TermCounts
     from paperfeed.store.papers import upsert_listings, upsert_papers
     from paperfeed.store.subscribers import create_subscriber
 
@@ -79,6 +81,7 @@ def seed_store(database_url: str, n_papers: int) -> date:
         upsert_papers(session, papers, now=now)
         upsert_listings(session, listings, now=now)
         count_stored_papers(session, now=now)
+        stored_bytes = len(session.get_one(TermCounts, 1).df)
         for i in range(SUBSCRIBERS):
             create_subscriber(
                 session,
@@ -88,7 +91,7 @@ def seed_store(database_url: str, n_papers: int) -> date:
                 confirmed=True,
             )
     engine.dispose()
-    return day
+    return stored_bytes
 
 
 def drop_stored_statistics(database_url: str) -> None:
@@ -104,17 +107,33 @@ def drop_stored_statistics(database_url: str) -> None:
     engine.dispose()
 
 
-def wall_times(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
-    """Seconds from spawn to exit of ``runs`` fresh processes, after one untimed warm-up."""
-    times: list[float] = []
-    for attempt in range(runs + 1):
-        started = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr[-2000:]}")
-        if attempt:
-            times.append(elapsed)
+Command = tuple[str, list[str], int | None]  # name, argv, papers in the store (None: any)
+
+
+def wall_time(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds from spawn to exit of one fresh process, which must succeed."""
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def wall_times(
+    commands: list[Command], envs: dict[int | None, dict[str, str]], runs: int
+) -> list[list[float]]:
+    """Each command's times over ``runs`` rounds after an untimed warm-up round.
+
+    A round runs every command once, so load from elsewhere on a shared machine falls on all
+    of them alike instead of on whichever command happened to run during it.
+    """
+    times: list[list[float]] = [[] for _ in commands]
+    for round_ in range(runs + 1):
+        for i, (_, argv, size) in enumerate(commands):
+            elapsed = wall_time(argv, envs[size])
+            if round_:
+                times[i].append(elapsed)
     return times
 
 
@@ -132,12 +151,17 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="paperfeed-cli-bench-") as tmp:
         stores: dict[int, tuple[str, dict[str, str]]] = {}
+        stored_bytes: dict[int, int] = {}
         for size in (small, large):
             folder = Path(tmp) / str(size)
             url = f"sqlite:///{folder / 'paperfeed.db'}"
             started = time.perf_counter()
-            seed_store(url, size)
-            print(f"seeded {size:,} papers in {time.perf_counter() - started:.1f} s", flush=True)
+            stored_bytes[size] = seed_store(url, size)
+            print(
+                f"seeded {size:,} papers in {time.perf_counter() - started:.1f} s; stored "
+                f"statistics {stored_bytes[size] / 2**20:.2f} MiB",
+                flush=True,
+            )
             env = {
                 **os.environ,
                 "PAPERFEED_VAR_DIR": str(folder),
@@ -146,30 +170,33 @@ def main() -> None:
             }
             stores[size] = (url, env)
 
-        def measure(name: str, argv: list[str], size: int | None, runs: int = args.runs) -> None:
-            env = stores[size if size is not None else small][1]
-            times = wall_times(argv, env, runs)
-            rows.append(
-                {
-                    "command": name,
-                    "papers": size,
-                    "runs": runs,
-                    "median_s": statistics.median(times),
-                    "min_s": min(times),
-                }
-            )
-            print(f"  {name:<28} {size or '':>7} {statistics.median(times):7.3f} s", flush=True)
-
-        measure("python -c pass", [sys.executable, "-c", "pass"], None)
-        measure("paperfeed --help", [paperfeed, "--help"], None)
+        envs: dict[int | None, dict[str, str]] = {size: env for size, (_, env) in stores.items()}
+        envs[None] = stores[small][1]
         rank = [paperfeed, "rank", "--interests", INTERESTS]
+        commands: list[Command] = [
+            ("python -c pass", [sys.executable, "-c", "pass"], None),
+            ("paperfeed --help", [paperfeed, "--help"], None),
+        ]
         for size in (small, large):
-            measure("paperfeed subscribers list", [paperfeed, "subscribers", "list"], size)
-            measure("paperfeed rank", rank, size)
+            commands.append(
+                ("paperfeed subscribers list", [paperfeed, "subscribers", "list"], size)
+            )
+            commands.append(("paperfeed rank", rank, size))
+        print(f"timing {len(commands)} commands, {args.runs} rounds", flush=True)
+        timed = wall_times(commands, envs, args.runs)
         if not args.no_rebuild:
-            url, env = stores[large]
-            drop_stored_statistics(url)
-            measure("rank, no stored statistics", rank, large, runs=1)
+            drop_stored_statistics(stores[large][0])
+            commands.append(("rank, no stored statistics", rank, large))
+            timed.append([wall_time(rank, envs[large])])
+        for (name, _, size), times in zip(commands, timed, strict=True):
+            row = {
+                "command": name,
+                "papers": size,
+                "runs": len(times),
+                "median_s": statistics.median(times),
+                "min_s": min(times),
+            }
+            rows.append(row)
         shutil.rmtree(tmp, ignore_errors=True)
 
     bare = rows[0]["median_s"]
@@ -177,7 +204,7 @@ def main() -> None:
     help_over = by_name[("paperfeed --help", None)] - bare
     growth = by_name[("paperfeed rank", large)] / by_name[("paperfeed rank", small)]
     print()
-    print(f"CLI wall time, median of {args.runs} fresh processes (SQLite)")
+    print(f"CLI wall time, median of {args.runs} fresh processes each, run in rounds (SQLite)")
     print(
         f"{'command':<28} {'papers':>7} {'median s':>9} {'min s':>7} {'- bare s':>9} {'x bare':>7}"
     )
@@ -207,6 +234,7 @@ def main() -> None:
                 "runs": args.runs,
                 "papers_per_day": PER_DAY,
                 "rows": rows,
+                "stored_statistics_bytes": stored_bytes,
                 "help_over_bare_s": help_over,
                 "rank_growth": growth,
                 "targets": {
