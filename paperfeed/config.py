@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         default=5,
         description="Tries per URL (timeouts, 5xx, 429/503) before the next source is used.",
     )
+    hf_max_response_bytes: Annotated[int, Field(ge=1_000_000, le=1_000_000_000)] = Field(
+        default=16 * 1024 * 1024,
+        description="Largest Hugging Face answer read, in bytes (a real page is 435 KB); a "
+        "larger one is refused while it arrives and the next source is tried.",
+    )
     crawl_schedule: str = Field(
         default="0 6-23 * * mon-fri",
         description="Cron expression (UTC) for crawling today plus the re-crawl window.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 import structlog
@@ -98,7 +98,9 @@ def pacer_for(settings: Settings, stop: threading.Event | None = None) -> Pacer:
 
 def policy_for(settings: Settings) -> RetryPolicy:
     """The retry policy the settings ask for."""
-    return RetryPolicy(attempts=settings.hf_max_attempts)
+    return RetryPolicy(
+        attempts=settings.hf_max_attempts, max_response_bytes=settings.hf_max_response_bytes
+    )
 
 
 def crawl_days(
@@ -118,9 +120,6 @@ def crawl_days(
 
     A host that cannot be reached ends the run after the first list, with one error line.
     """
-    # Imported here: ranking (numpy) loads only when a crawl runs, not with every command.
-    from paperfeed.corpus import count_stored_papers
-
     pacer = pacer or Pacer()
     summary = CrawlSummary()
     today = today or pacer.clock.now().date()
@@ -149,24 +148,19 @@ def crawl_days(
                 result = DayResult(
                     day=day or today, kind=kind, status="error", error=f"{day or today}: {exc}"
                 )
+            except Exception as exc:  # a bad day never stops the other days (issue 14)
+                # The error line below is bounded; the traceback (any size) only at debug.
+                log.debug("crawl.day_crashed", exc_info=True)
+                result = _crashed(day or today, kind, "reading it", exc)
         finished = pacer.clock.now()
         new, settled = 0, False
         if engine is not None:
-            # save_day reads what is known, then writes: on SQLite take the write lock first,
-            # or a web write committed in between fails this transaction at once.
-            with session_scope(engine, write_lock=True) as session:
-                saved = save_day(
-                    session,
-                    result,
-                    started_at=started,
-                    finished_at=finished,
-                    settled=result.kind == "daily"
-                    and is_settled(result.day, crawled_at=finished, settle_hours=settle_hours),
-                )
-                if saved.papers_found:
-                    # Same transaction: the stored term statistics never lag the papers.
-                    count_stored_papers(session, now=finished)
-            new, settled = saved.papers_new, saved.settled
+            try:
+                new, settled = _save(engine, result, started, finished, settle_hours)
+            except Exception as exc:  # e.g. a value the database refuses: this day only
+                log.debug("crawl.save_failed", exc_info=True)
+                result = _crashed(result.day, kind, "storing it", exc)
+                new, settled = _save(engine, result, started, finished, settle_hours)
         summary.add(result, new=new, settled=settled)
         _log_result(result, said=summary.unreachable is not None)
         if on_result is not None:
@@ -175,6 +169,43 @@ def crawl_days(
             break  # every other list lives on the same host
     log.info("crawl.done", summary=summary.line())
     return summary
+
+
+def _save(
+    engine: Engine, result: DayResult, started: datetime, finished: datetime, settle_hours: int
+) -> tuple[int, bool]:
+    """Store one list's result and its term statistics; (papers new, day settled)."""
+    # Imported here: ranking (numpy) loads only when a crawl runs, not with every command.
+    from paperfeed.corpus import count_stored_papers
+
+    # save_day reads what is known, then writes: on SQLite take the write lock first,
+    # or a web write committed in between fails this transaction at once.
+    with session_scope(engine, write_lock=True) as session:
+        saved = save_day(
+            session,
+            result,
+            started_at=started,
+            finished_at=finished,
+            settled=result.kind == "daily"
+            and is_settled(result.day, crawled_at=finished, settle_hours=settle_hours),
+        )
+        if saved.papers_found:
+            # Same transaction: the stored term statistics never lag the papers.
+            count_stored_papers(session, now=finished)
+    return saved.papers_new, saved.settled
+
+
+def _crashed(day: date, kind: ListingKind, doing: str, exc: Exception) -> DayResult:
+    """The error day for a list whose reading or storing failed unexpectedly."""
+    # Bounded and printable: the message may quote the hostile value itself.
+    reason = f"{type(exc).__name__}: {str(exc)[:300]}".encode("ascii", "backslashreplace").decode()
+    return DayResult(
+        day=day,
+        kind=kind,
+        status="error",
+        error=f"{day} {kind}: failed while {doing} ({reason}); the other lists went on, and "
+        "the next crawl tries this one again",
+    )
 
 
 def _log_result(result: DayResult, *, said: bool) -> None:

@@ -320,3 +320,8 @@ def _decode_json(response: httpx.Response, *, day: date) -> Any:
             f"{day}: GET {response.request.url} answered {len(response.content)} bytes that are "
             f"not JSON ({exc}); the next source is tried"
         ) from exc
+    except RecursionError as exc:
+        raise SchemaDrift(
+            f"{day}: GET {response.request.url} answered JSON nested deeper than can be parsed "
+            f"({len(response.content)} bytes); the next source is tried"
+        ) from exc

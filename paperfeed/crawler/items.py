@@ -5,8 +5,10 @@ listing numbers, item-by-item tolerance, and ranking a list by upvotes. No HTTP,
 
 Tolerance rule: a missing optional field is normal (HF trims fields per item) and silent;
 an optional field of the wrong type is dropped with a warning; an item without an arXiv id
-or a title cannot be stored and is skipped with a warning. Text is whitespace-normalised and
-never HTML-unescaped: JSON strings are already plain text.
+or a title cannot be stored and is skipped with a warning, and so is one whose id cannot be an
+arXiv id (too long for the store, odd characters). Text is whitespace-normalised and never
+HTML-unescaped: JSON strings are already plain text. Hostile text (lone surrogates, control
+characters, megabytes) is repaired and bounded (``repair``) with a warning naming the paper.
 """
 
 from __future__ import annotations
@@ -17,6 +19,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from paperfeed.crawler.records import ListingKind, ListingRecord, PaperRecord
+from paperfeed.crawler.repair import (
+    MAX_LIST_ITEMS,
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    id_problem,
+    repair_text,
+    shown,
+    storable_json,
+)
 from paperfeed.errors import SchemaDrift
 
 
@@ -131,27 +144,36 @@ def _parse_item(item: object, *, label: str) -> tuple[ListedPaper | None, list[s
     if not isinstance(paper, dict):
         paper = {}
     arxiv_id = clean_text(paper.get("id"))
-    title = clean_text(paper.get("title")) or clean_text(item.get("title"))
+    bad_id = id_problem(arxiv_id) if arxiv_id else None
+    if bad_id is not None:
+        return None, [f"{label} ({shown(arxiv_id)}): {bad_id}; skipped"]
+    get = _FieldReader(f"{label} ({arxiv_id})", warnings)
+    title = get.repaired("title", paper.get("title"), MAX_TITLE_CHARS) or get.repaired(
+        "title", item.get("title"), MAX_TITLE_CHARS
+    )
     if not arxiv_id or not title:
         missing = "arXiv id" if not arxiv_id else "title"
         return None, [f"{label} ({arxiv_id or 'no id'}): has no {missing}; skipped"]
     label = f"{label} ({arxiv_id})"
-    get = _FieldReader(label, warnings)
     organization = item.get("organization") or paper.get("organization")
+    raw, raw_problems = storable_json(item)
+    warnings.extend(f"{label}: {problem}" for problem in raw_problems)
     record = PaperRecord(
         arxiv_id=arxiv_id,
         title=title,
-        abstract=clean_text(paper.get("summary")) or clean_text(item.get("summary")),
+        abstract=get.repaired("summary", paper.get("summary"), MAX_TEXT_CHARS)
+        or get.repaired("summary", item.get("summary"), MAX_TEXT_CHARS),
         authors=get.names(paper, "authors"),
         published_at=get.timestamp(paper, "publishedAt"),
-        github_repo=get.text(paper, "githubRepo"),
+        github_repo=get.url(paper, "githubRepo"),
         github_stars=get.count(paper, "githubStars"),
-        project_page=get.text(paper, "projectPage"),
+        project_page=get.url(paper, "projectPage"),
         ai_summary=get.text(paper, "ai_summary"),
         ai_keywords=get.words(paper, "ai_keywords"),
-        thumbnail=get.text(item, "thumbnail"),
-        organization=_organization_name(organization),
-        raw=item,
+        thumbnail=get.url(item, "thumbnail"),
+        organization=get.repaired("organization", _organization_name(organization), MAX_NAME_CHARS)
+        or None,
+        raw=raw,
     )
     listed_at = get.timestamp(paper, "submittedOnDailyAt")
     entry = ListedPaper(
@@ -175,18 +197,42 @@ class _FieldReader:
     def __init__(self, label: str, warnings: list[str]) -> None:
         self._label = label
         self._warnings = warnings
+        self._said: set[str] = set()
 
     def _wrong(self, name: str, value: object, wanted: str) -> None:
         self._warnings.append(
             f"{self._label}: {name} is a {type(value).__name__}, not {wanted}; ignored"
         )
 
-    def text(self, source: dict[str, Any], name: str) -> str | None:
+    def repaired(self, name: str, value: object, limit: int) -> str:
+        """``value`` cleaned and bounded, with a warning for each repair; "" for a non-string."""
+        if not isinstance(value, str):
+            return ""
+        repaired = repair_text(value, limit=limit)
+        for problem in repaired.problems:
+            warning = f"{self._label}: {name}: {problem}"
+            if warning not in self._said:  # a thousand bad author names: one line
+                self._said.add(warning)
+                self._warnings.append(warning)
+        return repaired.value
+
+    def text(self, source: dict[str, Any], name: str, limit: int = MAX_TEXT_CHARS) -> str | None:
         value = source.get(name)
         if value is None or isinstance(value, str):
-            return clean_text(value) or None
+            return self.repaired(name, value, limit) or None
         self._wrong(name, value, "a string")
         return None
+
+    def url(self, source: dict[str, Any], name: str) -> str | None:
+        """A link, or None: a link too long to store is dropped, since a cut one is broken."""
+        value = source.get(name)
+        if isinstance(value, str) and len(value) > MAX_URL_CHARS:
+            self._warnings.append(
+                f"{self._label}: {name} is {len(value):,} characters (at most "
+                f"{MAX_URL_CHARS}); ignored"
+            )
+            return None
+        return self.text(source, name, MAX_URL_CHARS)
 
     def count(self, source: dict[str, Any], name: str) -> int | None:
         value = source.get(name)
@@ -220,8 +266,11 @@ class _FieldReader:
         if not isinstance(value, list):
             self._wrong(name, value, "a list")
             return ()
-        people = (clean_text(p.get("name")) if isinstance(p, dict) else "" for p in value)
-        return tuple(person for person in people if person)
+        people = [
+            p.get("name") if isinstance(p, dict) else None for p in self._bounded(name, value)
+        ]
+        named = (self.repaired("an author's name", p, MAX_NAME_CHARS) for p in people)
+        return tuple(person for person in named if person)
 
     def words(self, source: dict[str, Any], name: str) -> tuple[str, ...]:
         value = source.get(name)
@@ -230,4 +279,13 @@ class _FieldReader:
         if not isinstance(value, list):
             self._wrong(name, value, "a list")
             return ()
-        return tuple(word for word in (clean_text(w) for w in value) if word)
+        words = (self.repaired(name, w, MAX_NAME_CHARS) for w in self._bounded(name, value))
+        return tuple(word for word in words if word)
+
+    def _bounded(self, name: str, value: list[Any]) -> list[Any]:
+        if len(value) <= MAX_LIST_ITEMS:
+            return value
+        self._warnings.append(
+            f"{self._label}: {name} has {len(value):,} entries; kept the first {MAX_LIST_ITEMS:,}"
+        )
+        return value[:MAX_LIST_ITEMS]

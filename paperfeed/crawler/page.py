@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paperfeed.crawler.items import ListedPaper, ParsedItems, clean_text, parse_api_items
+from paperfeed.crawler.items import ListedPaper, ParsedItems, parse_api_items
 from paperfeed.crawler.records import PaperRecord
+from paperfeed.crawler.repair import MAX_TITLE_CHARS, id_problem, repair_text
 from paperfeed.errors import IncompleteListing, SchemaDrift
 
 PROPS_SELECTOR = 'div[data-target="DailyPapers"]'
@@ -161,6 +162,8 @@ def _read_props(tree: LexborHTMLParser) -> tuple[dict[str, Any] | None, str | No
         props = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"data-props is not JSON ({exc.msg} at character {exc.pos})"
+    except RecursionError:
+        return None, "data-props nests JSON deeper than can be parsed"
     if not isinstance(props, dict):
         return None, f"data-props is a JSON {type(props).__name__}, not an object"
     return props, None
@@ -172,8 +175,8 @@ def _read_card(article: LexborNode) -> ListedPaper | None:
         return None
     href = link.attributes.get("href") or ""
     arxiv_id = href.removeprefix("/papers/").split("#", 1)[0].split("?", 1)[0].strip("/")
-    title = clean_text(link.text())
-    if not arxiv_id or not title:
+    title = repair_text(link.text(), limit=MAX_TITLE_CHARS).value
+    if not arxiv_id or not title or id_problem(arxiv_id) is not None:
         return None
     thumbnail = article.css_first('article > a[href^="/papers/"] img')
     votes = article.css_first("div[role=checkbox] .leading-none")

@@ -31,6 +31,7 @@ _TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolEr
 # on the same host would fail the same way, so the crawl run ends instead of trying them all.
 _UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout)
 FIX_UNREACHABLE = "check the network or PAPERFEED_HF_BASE_URL"
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 
 class HostUnreachable(Exception):
@@ -56,6 +57,9 @@ class RetryPolicy:
     wait_jitter: float = 1.0
     # A server asking for more than one rate-limit window is not coming back soon.
     max_requested_wait: float = 300.0
+    # A body larger than this is refused while it streams in (a real page is 435 KB), so a
+    # hostile or broken answer cannot take memory: parsing holds a few times the body.
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 class _Throttled(Exception):
@@ -179,7 +183,8 @@ def _get_once(
     shown: str,
 ) -> httpx.Response:
     pacer.acquire(budget)
-    response = client.get(url, params=params)
+    with client.stream("GET", url, params=params) as streamed:
+        response = _read_bounded(streamed, limit=policy.max_response_bytes, shown=shown)
     status = response.status_code
     if status in (429, 503):
         wait = requested_wait(response, now=pacer.clock.now())
@@ -200,3 +205,38 @@ def _get_once(
         )
     pacer.observe(budget, response)
     return response
+
+
+def _read_bounded(response: httpx.Response, *, limit: int, shown: str) -> httpx.Response:
+    """``response`` with its body read, refusing (``SourceUnavailable``, not retried: the
+    same URL answers the same) a body over ``limit`` bytes as soon as it shows."""
+    if not response.is_success:
+        return response  # only the status and headers matter; the body is never read
+
+    def too_large(size: str) -> SourceUnavailable:
+        return SourceUnavailable(
+            f"GET {shown}: the answer is {size} (more than {limit:,} bytes); refused, the next "
+            "source is tried"
+        )
+
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(f"{int(declared):,} bytes")
+    body = bytearray()
+    # Decoded bytes are counted, so a compressed bomb is stopped as well.
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise too_large(f"over {limit:,} bytes")
+    kept = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=kept,
+        content=bytes(body),
+        request=response.request,
+        extensions=response.extensions,
+    )
