@@ -613,18 +613,22 @@ def subscribers_add(
     address again mails a new link (or, with --confirmed, makes it active) and changes
     nothing else.
     """
-    from paperfeed.cli_interests import usable_interests
     from paperfeed.store.db import session_scope
-    from paperfeed.store.subscribers import (
-        confirm,
-        create_subscriber,
-        find_by_email,
-        normalise_email,
-    )
+    from paperfeed.store.subscribers import confirm, create_subscriber, find_by_email, link_state
+    from paperfeed.subscriber_input import read_subscriber
     from paperfeed.web.confirmation import SignUp
 
-    address = normalise_email(email)
-    text, _ = usable_interests(interests)
+    # The web form's checks, the web form's reasons (one model for every way in).
+    wanted = read_subscriber(
+        {
+            "email": email,
+            "interests": interests,
+            "timezone": timezone,
+            "send_hour": hour,
+            "frequency": str(frequency),
+        }
+    )
+    address = wanted.email
     mailer = None if confirmed else _confirmation_mailer(_settings())
     with _store() as engine, session_scope(engine) as session:
         known = find_by_email(session, address)
@@ -638,16 +642,16 @@ def subscribers_add(
             subscriber = create_subscriber(
                 session,
                 email=address,
-                interests=text,
+                interests=wanted.interests,
                 now=_now(),
-                timezone=timezone,
-                send_hour=hour,
-                frequency=frequency,
+                timezone=wanted.timezone,
+                send_hour=wanted.send_hour,
+                frequency=wanted.frequency,
                 confirmed=confirmed,
             )
             what = f"added {subscriber.email} ({subscriber.status})"
         assert subscriber.id is not None  # flushed
-        signup = SignUp(subscriber.email, subscriber.id, subscriber.token)
+        signup = SignUp(subscriber.email, subscriber.id, link_state(subscriber))
     out.print(what, highlight=False, soft_wrap=True)
     if mailer is not None and not _mail_confirmations(mailer, [signup]):
         raise typer.Exit(1)
@@ -766,6 +770,21 @@ def subscribers_remove(
 
 
 CSV_COLUMNS = ("email", "interests", "timezone", "hour", "frequency")
+# The subscriber model's field for each optional column; empty cells take its default.
+CSV_OPTIONAL = {"timezone": "timezone", "send_hour": "hour", "frequency": "frequency"}
+
+
+def _csv_values(row: dict[str | Any, str | Any]) -> dict[str, object]:
+    """One CSV row as the subscriber model's fields (a short row's cells read as None)."""
+    values: dict[str, object] = {
+        "email": row.get("email") or "",
+        "interests": row.get("interests") or "",
+    }
+    for field, column in CSV_OPTIONAL.items():
+        cell = row.get(column)
+        if isinstance(cell, str) and cell.strip():
+            values[field] = cell
+    return values
 
 
 @subscribers_app.command("import")
@@ -783,10 +802,10 @@ def subscribers_import(
     """
     import csv
 
-    from paperfeed.cli_interests import usable_interests
     from paperfeed.errors import AlreadySubscribed
     from paperfeed.store.db import session_scope
-    from paperfeed.store.subscribers import create_subscriber
+    from paperfeed.store.subscribers import create_subscriber, link_state
+    from paperfeed.subscriber_input import read_subscriber
     from paperfeed.web.confirmation import SignUp
 
     try:
@@ -804,22 +823,19 @@ def subscribers_import(
     with _store() as engine, session_scope(engine) as session:
         for line, row in enumerate(rows, start=2):
             try:
-                hour_text = (row.get("hour") or "7").strip()
-                if not hour_text.isdigit():
-                    raise InputError(f"hour {hour_text!r} is not a whole number from 0 to 23")
-                text, _ = usable_interests(row.get("interests") or "")
+                wanted = read_subscriber(_csv_values(row))
                 subscriber = create_subscriber(
                     session,
-                    email=row.get("email") or "",
-                    interests=text,
+                    email=wanted.email,
+                    interests=wanted.interests,
                     now=now,
-                    timezone=(row.get("timezone") or "UTC").strip(),
-                    send_hour=int(hour_text),
-                    frequency=(row.get("frequency") or "daily").strip().lower(),
+                    timezone=wanted.timezone,
+                    send_hour=wanted.send_hour,
+                    frequency=wanted.frequency,
                     confirmed=confirmed,
                 )
                 assert subscriber.id is not None  # flushed
-                signups.append(SignUp(subscriber.email, subscriber.id, subscriber.token))
+                signups.append(SignUp(subscriber.email, subscriber.id, link_state(subscriber)))
             except AlreadySubscribed:
                 skipped += 1
             except InputError as exc:

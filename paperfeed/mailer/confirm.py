@@ -1,6 +1,8 @@
 """The double-opt-in mail: compiled once per list, filled per address.
 
-Only the address and its confirmation link differ per mail; both are escaped. The link should
+Only the address and its confirmation link differ per mail; both are escaped. An address that
+gets digests already is asked to apply the preferences typed in the form instead (a second
+compiled variant), so its reader is not told "nothing is sent until you confirm". The link should
 lead to a page whose button POSTs (link scanners prefetch GETs): that is the web's job.
 Knows nothing of tokens, the database or SMTP.
 """
@@ -28,11 +30,11 @@ _SLOTS = frozenset({"EMAIL", "CONFIRM_URL"})
 
 
 @lru_cache(maxsize=8)
-def _compiled(list_name: str, list_address: str) -> Slotted:
+def _compiled(list_name: str, list_address: str, updates: bool) -> Slotted:
     source = (
         html_env()
         .get_template("confirm.mjml.j2")
-        .render(list_name=list_name, list_address=list_address)
+        .render(list_name=list_name, list_address=list_address, updates=updates)
     )
     compiled = slotted(compile_mjml(source, name="confirm.mjml.j2"))
     if compiled.names != _SLOTS:
@@ -46,7 +48,8 @@ def _compiled(list_name: str, list_address: str) -> Slotted:
 def render_confirmation(view: ConfirmationView) -> RenderedMail:
     """The confirmation mail (subject, text, HTML) for one address."""
     list_name = one_line(view.list_name)
-    html = _compiled(list_name, view.list_address).fill(
+    updates = view.updates_preferences
+    html = _compiled(list_name, view.list_address, updates).fill(
         {"EMAIL": escape_value(view.email), "CONFIRM_URL": escape_value(view.confirm_url)}
     )
     text = (
@@ -57,9 +60,15 @@ def render_confirmation(view: ConfirmationView) -> RenderedMail:
             list_address=view.list_address,
             email=view.email,
             confirm_url=view.confirm_url,
+            updates=updates,
         )
     )
-    return RenderedMail(subject=f"Confirm your subscription to {list_name}", text=text, html=html)
+    subject = (
+        f"Apply your new preferences for {list_name}"
+        if updates
+        else f"Confirm your subscription to {list_name}"
+    )
+    return RenderedMail(subject=subject, text=text, html=html)
 
 
 def confirmation_mail(view: ConfirmationView, *, sender: Sender, now: datetime) -> OutgoingMail:

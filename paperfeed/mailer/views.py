@@ -81,6 +81,8 @@ class ConfirmationView:
     list_address: str
     email: str
     confirm_url: str
+    # The address gets digests already: the link applies the preferences typed in the form.
+    updates_preferences: bool = False
 
 
 @dataclass(frozen=True, slots=True)

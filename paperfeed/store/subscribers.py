@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,27 +17,64 @@ from paperfeed.errors import AlreadySubscribed, InputError
 from paperfeed.store.models import Frequency, Subscriber, SubscriberStatus
 
 MAX_INTERESTS_CHARS = 5_000
+MAX_TIMEZONE_CHARS = 64  # the column's width; the longest IANA name has 32
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
 
 
 def normalise_email(raw: str) -> str:
-    """The canonical form of an address (lower case, IDNA domain) or an InputError."""
+    """The canonical form of an address (lower case, punycode domain) or an InputError.
+
+    Only addresses every mail path can carry are taken: a non-ASCII local part needs
+    SMTPUTF8 end to end (the relay and the receiver), which nobody can promise, so it is
+    refused; an internationalised domain is kept in its ASCII (IDNA) form, which any relay
+    and any ``To:`` header carries.
+    """
     try:
-        checked = validate_email(raw.strip(), check_deliverability=False)
+        checked = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise InputError(f"{raw!r} is not an email address: {exc}") from exc
+        raise InputError(f"{raw[:80]!r} is not an email address we can mail: {exc}") from exc
     # Local parts are case-sensitive in theory and never in practice; one address, one row.
-    return checked.normalized.lower()
+    ascii_address = checked.ascii_email
+    assert ascii_address is not None  # always set when SMTPUTF8 is not allowed
+    return ascii_address.lower()
 
 
 def check_timezone(name: str) -> str:
     """The IANA zone name if Python knows it, else an InputError naming an example."""
+    shown = name if len(name) <= 40 else name[:39] + "…"
+    problem = InputError(
+        f"{shown!r} is not an IANA time zone; use a name like Europe/Berlin or UTC"
+    )
+    # ZoneInfo reads files: a folder ("America") or an overlong name raises OSError, and a
+    # path-like name must never reach it, so only the shape of a zone name gets that far.
+    if len(name) > MAX_TIMEZONE_CHARS or not _ZONE_NAME.fullmatch(name):
+        raise problem
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(
-            f"{name!r} is not an IANA time zone; use a name like Europe/Berlin or UTC"
-        ) from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise problem from exc
     return name
+
+
+def link_state(subscriber: Subscriber) -> str:
+    """A digest of what a confirmation link may act on: it changes whenever one is used.
+
+    A confirmation link carries it (signed), so confirming, re-subscribing or applying new
+    interests (each changes the status, the preferences or ``updated_at``) spends every link
+    made before, as does an unsubscribe or a token reset. No column is needed for "used".
+    """
+    stamps = (subscriber.confirmed_at, subscriber.unsubscribed_at, subscriber.updated_at)
+    parts = [
+        subscriber.token,
+        str(subscriber.status),
+        *(str(int(stamp.timestamp())) if stamp is not None else "-" for stamp in stamps),
+        subscriber.interests,
+        subscriber.timezone,
+        str(subscriber.send_hour),
+        str(subscriber.frequency),
+        str(subscriber.paused),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def new_token() -> str:

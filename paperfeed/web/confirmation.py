@@ -1,8 +1,10 @@
 """Mailing a sign-up its double-opt-in link: one path for the web form and the command line.
 
-The mail is the same for a new address and for one already on the list (it holds only the
-address and a link), so neither the page nor the mail tells a third party whether an address
-is subscribed. The web sends it as a background task after the page has answered (a failure
+The page that answers a sign-up is the same for every address. The mail goes to the address
+alone, so it may be right for its reader: a new, pending or unsubscribed address gets "confirm
+your subscription"; an address already getting digests gets "apply these preferences",
+since its reader typed new interests. Either link works once (see ``web.signing``). The web
+sends it as a background task after the page has answered (a failure
 is logged, never shown); ``paperfeed subscribers add``/``import`` send it and say what
 became of it. Imports no FastAPI, so the command line's quick commands stay quick.
 Knows nothing of routes or forms.
@@ -24,7 +26,7 @@ from paperfeed.mailer.editions import mail_setup
 from paperfeed.mailer.message import Sender
 from paperfeed.mailer.transport import Outcome, SendResult, Transport
 from paperfeed.mailer.views import ConfirmationView
-from paperfeed.web.signing import ConfirmationSigner
+from paperfeed.web.signing import ConfirmationSigner, Preferences
 
 if TYPE_CHECKING:
     from paperfeed.web.state import AppState
@@ -34,11 +36,17 @@ log = structlog.get_logger("paperfeed.web")
 
 @dataclass(frozen=True, slots=True)
 class SignUp:
-    """A subscriber waiting for their confirmation mail."""
+    """A subscriber waiting for their confirmation mail.
+
+    ``state`` is their ``link_state`` when the link is made; ``preferences`` what the form
+    asked for (applied on confirming), and ``active`` says they get digests already.
+    """
 
     email: str
     subscriber_id: int
-    token: str
+    state: str
+    preferences: Preferences | None = None
+    active: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +101,10 @@ async def mail_confirmations(
                 list_address=settings.list_address or mailer.sender.address.addr_spec,
                 email=signup.email,
                 confirm_url=confirm_url(
-                    mailer.public_url, mailer.signer.sign(signup.subscriber_id, signup.token)
+                    mailer.public_url,
+                    mailer.signer.sign(signup.subscriber_id, signup.state, signup.preferences),
                 ),
+                updates_preferences=signup.active,
             ),
             sender=mailer.sender,
             now=mailer.clock(),
@@ -110,12 +120,11 @@ async def mail_confirmations(
     return await transport.send(messages)
 
 
-async def send_confirmation(state: AppState, *, email: str, subscriber_id: int, token: str) -> bool:
+async def send_confirmation(state: AppState, signup: SignUp) -> bool:
     """The web's background task: mail one confirmation; True when the transport took it."""
+    subscriber_id = signup.subscriber_id
     try:
-        results = await mail_confirmations(
-            ConfirmationMailer.for_app(state), [SignUp(email, subscriber_id, token)]
-        )
+        results = await mail_confirmations(ConfirmationMailer.for_app(state), [signup])
     except Exception:  # the page has answered already: log, never lose the request silently
         log.exception("confirmation.failed", subscriber=subscriber_id)
         return False

@@ -2,22 +2,30 @@
 
 Single-line fields (address, time zone, hour, frequency) refuse line breaks and control
 characters outright, so nothing typed can reach a mail header; the interests may span lines
-but not hold NUL or other control characters. Errors are ``InputError`` with the field's
-name and the fix. Knows nothing of the store or HTTP.
+but not hold NUL or other control characters. The sign-up form is read through
+``SubscriberInput``, the model ``subscribers add`` and the CSV import use too. Errors are
+``InputError`` with the field's name and the fix. Knows nothing of the store or HTTP.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from paperfeed.errors import InputError
 from paperfeed.store.models import Frequency
-from paperfeed.store.subscribers import MAX_INTERESTS_CHARS, check_timezone, normalise_email
+from paperfeed.subscriber_input import (
+    SubscriberInput,
+    frequency_value,
+    interest_text,
+    one_line_value,
+    read_subscriber,
+    send_hour_value,
+    timezone_value,
+)
 
-MAX_LINE_CHARS = 320
+SIGN_UP_FREQUENCIES = (Frequency.DAILY, Frequency.WEEKLY)
 INTEREST_EXAMPLES = (
     '"speculative decoding"',
     "diffusion models for video -survey",
@@ -26,15 +34,7 @@ INTEREST_EXAMPLES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class SubscribeForm:
-    """What the home page's form asks for."""
-
-    email: str
-    interests: str
-    timezone: str
-    send_hour: int
-    frequency: str
+SubscribeForm = SubscriberInput  # what the home page's form asks for
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,76 +48,50 @@ class PreferencesForm:
     paused: bool
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+def _field(form: Mapping[str, Any], name: str, default: str = "") -> object:
+    value = form.get(name, default)
+    if not isinstance(value, str):
+        raise InputError(f"{name.replace('_', ' ')} must be text, not a file")
+    return value
 
 
 def single_line(form: Mapping[str, Any], name: str, *, label: str, default: str = "") -> str:
     """A one-line text field, trimmed; line breaks and control characters are refused."""
-    value = form.get(name, default)
-    if not isinstance(value, str):
-        raise InputError(f"{label} must be text, not a file")
-    if _has_control(value):
-        raise InputError(
-            f"{label} holds a line break or another control character; type it on one line"
-        )
-    value = value.strip()
-    if len(value) > MAX_LINE_CHARS:
-        raise InputError(f"{label} is {len(value)} characters; the limit is {MAX_LINE_CHARS}")
-    return value
+    return one_line_value(_field(form, name, default), label=label)
 
 
 def interests_field(form: Mapping[str, Any]) -> str:
     """The interest text: lines kept (one topic per line), other control characters refused."""
-    value = form.get("interests", "")
-    if not isinstance(value, str):
-        raise InputError("interests must be text, not a file")
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    if _has_control(value.replace("\n", "").replace("\t", "")):
-        raise InputError(
-            "interests hold a control character (such as NUL); type them as plain text"
-        )
-    value = value.strip()
-    if len(value) > MAX_INTERESTS_CHARS:
-        raise InputError(
-            f"interests are {len(value)} characters; the limit is {MAX_INTERESTS_CHARS}"
-        )
-    return value
+    return interest_text(_field(form, "interests"))
 
 
 def hour_field(form: Mapping[str, Any]) -> int:
     """The send hour, 0 to 23."""
-    raw = single_line(form, "send_hour", label="the send hour", default="7")
-    if not raw.isdigit() or not 0 <= int(raw) <= 23:
-        raise InputError(f"the send hour {raw[:20]!r} is not a whole hour from 0 to 23")
-    return int(raw)
+    return send_hour_value(_field(form, "send_hour", "7"))
 
 
 def frequency_field(form: Mapping[str, Any], *, allowed: tuple[str, ...]) -> str:
     """How often digests come: one of ``allowed``."""
-    raw = single_line(form, "frequency", label="how often", default=Frequency.DAILY)
-    if raw not in allowed:
-        raise InputError(f"how often {raw[:20]!r} is not one of {', '.join(allowed)}")
-    return raw
+    return frequency_value(_field(form, "frequency", Frequency.DAILY), allowed=allowed)
 
 
 def timezone_field(form: Mapping[str, Any]) -> str:
     """An IANA time zone name (the page fills in the browser's)."""
-    raw = single_line(form, "timezone", label="the time zone", default="UTC") or "UTC"
-    return check_timezone(raw)
+    return timezone_value(_field(form, "timezone", "UTC"))
 
 
-def read_subscribe(form: Mapping[str, Any]) -> SubscribeForm:
-    """The sign-up form, checked; the address is normalised."""
-    address = single_line(form, "email", label="the email address")
-    if not address:
-        raise InputError("the email address is empty; type the address digests should go to")
-    return SubscribeForm(
-        email=normalise_email(address),
-        interests=interests_field(form),
-        timezone=timezone_field(form),
-        send_hour=hour_field(form),
-        frequency=frequency_field(form, allowed=(Frequency.DAILY, Frequency.WEEKLY)),
+def read_subscribe(form: Mapping[str, Any]) -> SubscriberInput:
+    """The sign-up form, checked by the one subscriber model; the address is normalised."""
+    # "off" is a preference, not a sign-up: checked here before the shared model.
+    frequency_field(form, allowed=SIGN_UP_FREQUENCIES)
+    return read_subscriber(
+        {
+            "email": _field(form, "email"),
+            "interests": _field(form, "interests"),
+            "timezone": _field(form, "timezone", "UTC"),
+            "send_hour": _field(form, "send_hour", "7"),
+            "frequency": _field(form, "frequency", Frequency.DAILY),
+        }
     )
 
 

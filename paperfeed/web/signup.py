@@ -1,14 +1,17 @@
 """The front page, signing up, and confirming by the mailed link (double opt-in).
 
-Signing up answers "check your inbox" whatever the address's state, and mails the same
-confirmation to a new, pending, subscribed or unsubscribed address alike, so nobody learns
-from the page or the mail whether an address is on the list. The link's page confirms only
-when its button POSTs: link scanners prefetch GETs. Rate limits per IP and per address.
-Knows nothing of feeds or preferences beyond redirecting there.
+Signing up answers the same "check your inbox" page whatever the address's state, so nobody
+learns from the page whether an address is on the list. The mail, read only by the address's
+owner, fits them: a new, pending or unsubscribed address is asked to confirm, one that gets
+digests already to apply the interests typed; either link carries what the form asked for.
+The link's page acts only when its button POSTs (link scanners prefetch GETs), and only once:
+then it says "already confirmed" and shows nothing of the account. Rate limits per IP and
+per address. Knows nothing of feeds or preferences beyond redirecting there.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
@@ -24,14 +27,14 @@ from paperfeed.links import archive_url, preferences_url
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Subscriber, SubscriberStatus
 from paperfeed.store.papers import latest_listing_day, papers_on
-from paperfeed.store.subscribers import confirm, create_subscriber, find_by_email
-from paperfeed.store.web_queries import reactivate
+from paperfeed.store.subscribers import confirm, create_subscriber, find_by_email, link_state
+from paperfeed.store.web_queries import reactivate, update_preferences
 from paperfeed.web.cards import paper_card
-from paperfeed.web.confirmation import send_confirmation
+from paperfeed.web.confirmation import SignUp, send_confirmation
 from paperfeed.web.forms import INTEREST_EXAMPLES, SubscribeForm, read_subscribe
 from paperfeed.web.pages import PageError, check_form, render, sentence
 from paperfeed.web.ratelimit import network_key
-from paperfeed.web.signing import LinkExpired, LinkInvalid
+from paperfeed.web.signing import ConfirmationLink, LinkExpired, LinkInvalid, Preferences
 from paperfeed.web.state import AppState, AppStateDep
 
 router = APIRouter()
@@ -110,21 +113,20 @@ async def subscribe(request: Request, state: AppStateDep) -> Response:
             "We have sent several confirmation mails to this address in the last hour. "
             "Look for them (and in the spam folder), or try again later.",
         )
-    subscriber_id, token = await run_in_threadpool(_sign_up, state, data, client)
+    signup = await run_in_threadpool(_sign_up, state, data, client)
     response = render(
         request,
         state,
         "inbox.html.j2",
         {"email": data.email, "hours": state.settings.confirm_hours},
     )
-    response.background = BackgroundTask(
-        send_confirmation, state, email=data.email, subscriber_id=subscriber_id, token=token
-    )
+    response.background = BackgroundTask(send_confirmation, state, signup)
     return response
 
 
-def _sign_up(state: AppState, data: SubscribeForm, client: str) -> tuple[int, str]:
-    """The subscriber to confirm: a new pending one, or the address's existing row untouched."""
+def _sign_up(state: AppState, data: SubscribeForm, client: str) -> SignUp:
+    """What to mail: a new pending subscriber, or the address's row untouched and a link that
+    applies the form's preferences when its owner confirms."""
     for _ in range(2):  # a concurrent sign-up of the same address wins the insert; reread
         try:
             # SQLite: take the write lock at BEGIN. A deferred transaction that reads, then
@@ -133,7 +135,7 @@ def _sign_up(state: AppState, data: SubscribeForm, client: str) -> tuple[int, st
             with session_scope(state.engine, write_lock=True) as session:
                 existing = find_by_email(session, data.email)
                 if existing is None:
-                    existing = create_subscriber(
+                    created = create_subscriber(
                         session,
                         email=data.email,
                         interests=data.interests,
@@ -143,41 +145,69 @@ def _sign_up(state: AppState, data: SubscribeForm, client: str) -> tuple[int, st
                         frequency=data.frequency,
                         opt_in_ip=client[:64],
                     )
+                    assert created.id is not None
+                    return SignUp(created.email, created.id, link_state(created))
+                # A stranger may have typed the address: nothing changes before its owner
+                # confirms, and the link carries what was typed so confirming applies it.
                 assert existing.id is not None
-                return existing.id, existing.token
+                return SignUp(
+                    existing.email,
+                    existing.id,
+                    link_state(existing),
+                    Preferences(data.interests, data.timezone, data.send_hour, data.frequency),
+                    active=existing.status == SubscriberStatus.ACTIVE,
+                )
         except IntegrityError:
             continue
     raise PageError(409, "That address was being signed up twice at once; send the form again.")
 
 
-def _subscriber_for_link(state: AppState, signed: str) -> Subscriber:
+USED_LINK = (
+    "This link has done its work already: each confirmation link works once. Nothing was "
+    "changed now. Every digest links to your preferences; to sign up again, use the form on "
+    "the front page."
+)
+
+
+def _read_link(state: AppState, signed: str) -> ConfirmationLink:
     try:
-        subscriber_id, fingerprint = state.confirmations.read(signed)
+        return state.confirmations.read(signed)
     except LinkExpired as exc:
         raise PageError(410, sentence(str(exc))) from exc
     except LinkInvalid as exc:
         raise PageError(400, sentence(str(exc)), title="This link is not valid") from exc
-    with session_scope(state.engine) as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None or not state.confirmations.matches(fingerprint, subscriber.token):
-        raise PageError(
-            410,
-            "This sign-up is no longer waiting: unconfirmed sign-ups are removed after "
-            f"{state.settings.confirm_hours} hours, and deleted data is gone. Subscribe again.",
-        )
+
+
+def _unused(state: AppState, link: ConfirmationLink, subscriber: Subscriber | None) -> Subscriber:
+    # Used, superseded (an unsubscribe, a token reset) or deleted: one page for all, which
+    # names neither the address nor the account, whoever holds the link now.
+    if subscriber is None or not state.confirmations.matches(link, link_state(subscriber)):
+        raise PageError(410, USED_LINK, title="Already confirmed")
     return subscriber
+
+
+def _subscriber_for_link(state: AppState, signed: str) -> tuple[Subscriber, ConfirmationLink]:
+    link = _read_link(state, signed)
+    with session_scope(state.engine) as session:
+        subscriber = session.get(Subscriber, link.subscriber_id)
+    return _unused(state, link, subscriber), link
 
 
 @router.get("/confirm/{signed}", response_class=HTMLResponse)
 async def confirm_page(request: Request, signed: str, state: AppStateDep) -> HTMLResponse:
     """The confirmation link's page: a button that confirms (this GET changes nothing)."""
-    subscriber = await run_in_threadpool(_subscriber_for_link, state, signed)
-    return render(request, state, "confirm.html.j2", {"email": subscriber.email}, forms=True)
+    subscriber, link = await run_in_threadpool(_subscriber_for_link, state, signed)
+    context = {
+        "email": subscriber.email,
+        "updates": subscriber.status == SubscriberStatus.ACTIVE,
+        "preferences": link.preferences,
+    }
+    return render(request, state, "confirm.html.j2", context, forms=True)
 
 
 @router.post("/confirm/{signed}")
 async def confirm_subscription(request: Request, signed: str, state: AppStateDep) -> Response:
-    """Confirm (or re-activate) the subscription, then show the preferences."""
+    """Confirm (or re-activate) the subscription, apply the form's preferences, then show them."""
     form = await request.form()
     check_form(request, state, form)
     token = await run_in_threadpool(_confirm, state, signed)
@@ -185,13 +215,32 @@ async def confirm_subscription(request: Request, signed: str, state: AppStateDep
 
 
 def _confirm(state: AppState, signed: str) -> str:
-    found = _subscriber_for_link(state, signed)
-    with session_scope(state.engine, write_lock=True) as session:  # see _sign_up
-        subscriber = session.get(Subscriber, found.id)
-        if subscriber is None:
-            raise PageError(410, "This sign-up was removed meanwhile. Subscribe again.")
+    # Read and act in one write-locked transaction (see _sign_up): two clicks at once must
+    # not both find the link unused.
+    link = _read_link(state, signed)
+    with session_scope(state.engine, write_lock=True) as session:
+        found = session.get(Subscriber, link.subscriber_id, with_for_update=True)
+        subscriber = _unused(state, link, found)
+        now = state.clock()
+        wanted = link.preferences
+        if wanted is not None:
+            update_preferences(
+                session,
+                subscriber,
+                interests=wanted.interests,
+                timezone=wanted.timezone,
+                send_hour=wanted.send_hour,
+                frequency=wanted.frequency,
+                paused=subscriber.paused,
+                now=now,
+            )
         if subscriber.status == SubscriberStatus.PENDING:
-            confirm(session, subscriber, now=state.clock())
+            confirm(session, subscriber, now=now)
         else:
-            reactivate(session, subscriber, now=state.clock())
+            reactivate(session, subscriber, now=now)
+        if link_state(subscriber) == link.state:
+            # Nothing above changed a value (the same preferences again, within the same
+            # second): move the change time on, so the link is spent all the same.
+            subscriber.updated_at += timedelta(seconds=1)
+            session.add(subscriber)
         return subscriber.token

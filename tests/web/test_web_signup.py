@@ -114,7 +114,7 @@ def test_the_mail_does_not_contain_the_subscriber_token(
     assert token.encode() not in transport.sent[0].data
 
 
-def test_an_address_on_the_list_gets_the_same_page_and_the_same_mail_as_a_new_one(
+def test_an_address_on_the_list_gets_the_same_page_and_its_owner_a_mail_that_fits(
     client: TestClient, transport: MemoryTransport, stored: Engine, clock: Clock
 ) -> None:
     with session_scope(stored) as session:
@@ -134,9 +134,17 @@ def test_an_address_on_the_list_gets_the_same_page_and_the_same_mail_as_a_new_on
 
     shown = {neutral(page, email) for email, page in pages.items()}
     assert len(shown) == 1, "the page differs for an address on the list"
-    mails = {neutral(mail_text(transport, i), m.recipient) for i, m in enumerate(transport.sent)}
+    mails = {
+        m.recipient: neutral(mail_text(transport, i), m.recipient)
+        for i, m in enumerate(transport.sent)
+    }
     assert len(transport.sent) == 3
-    assert len(mails) == 1, "the mail differs for an address on the list"
+    # New and unsubscribed addresses are asked to confirm, in the same words; the reader who
+    # gets digests already is not told "nothing is sent until you confirm".
+    assert mails["new@example.com"] == mails["gone@example.com"]
+    assert "Nothing is sent until you confirm" in mails["new@example.com"]
+    assert "Nothing is sent until you confirm" not in mails["old@example.com"]
+    assert "Apply them here: LINK" in mails["old@example.com"]
     with session_scope(stored) as session:
         old = find_by_email(session, "old@example.com")
         assert old is not None
@@ -283,3 +291,158 @@ def test_a_ten_megabyte_body_gets_413_and_changes_nothing(
     assert streamed.status_code == 413
     assert transport.sent == []
     assert subscriber_count(stored) == 0
+
+
+def confirm_by_button(client: TestClient, path: str) -> tuple[int, str]:
+    """Press the link page's button; (status, where it leads or the page's text)."""
+    token = form_token(client)
+    done = client.post(path, data={"csrf": token}, follow_redirects=False)
+    return done.status_code, done.headers.get("location", done.text)
+
+
+def test_a_confirmation_link_works_once_then_says_already_confirmed_and_shows_no_account(
+    client: TestClient, transport: MemoryTransport, stored: Engine, clock: Clock
+) -> None:
+    sign_up(client, "ada@example.com")
+    path = confirm_path(transport)
+    status, where = confirm_by_button(client, path)
+    assert status == 303
+    with session_scope(stored) as session:
+        row = find_by_email(session, "ada@example.com")
+        assert row is not None
+        token = row.token
+        # The reader unsubscribes; the old link must not sign them up again.
+        unsubscribe(session, row, now=clock())
+    assert token in where
+    clock.now += timedelta(hours=1)
+    for answer in (client.get(path), client.post(path, data={"csrf": form_token(client)})):
+        assert answer.status_code == 410
+        assert "Already confirmed" in answer.text
+        assert token not in answer.text
+        assert "ada@example.com" not in answer.text
+        assert "/u/" not in answer.text
+    with session_scope(stored) as session:
+        row = find_by_email(session, "ada@example.com")
+        assert row is not None
+        assert row.status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_a_re_subscribe_link_works_once_and_an_older_link_is_spent_by_a_newer_one(
+    client: TestClient, transport: MemoryTransport, stored: Engine, clock: Clock
+) -> None:
+    with session_scope(stored) as session:
+        gone = create_subscriber(
+            session, email="gone@example.com", interests="llm", now=clock(), confirmed=True
+        )
+        unsubscribe(session, gone, now=clock())
+    sign_up(client, "gone@example.com")
+    first = confirm_path(transport)
+    sign_up(client, "gone@example.com")
+    second = confirm_path(transport)
+    assert confirm_by_button(client, second)[0] == 303
+    assert confirm_by_button(client, second)[0] == 410
+    assert confirm_by_button(client, first)[0] == 410, "a sibling link re-used the account"
+
+
+def test_an_active_subscriber_gets_a_link_that_applies_the_interests_they_typed(
+    client: TestClient, transport: MemoryTransport, stored: Engine, clock: Clock
+) -> None:
+    with session_scope(stored) as session:
+        create_subscriber(
+            session, email="old@example.com", interests="llm agents", now=clock(), confirmed=True
+        )
+    answer = sign_up(
+        client,
+        "old@example.com",
+        interests='state space models\nauthor:"Tri Dao"',
+        timezone="Asia/Tokyo",
+        send_hour="6",
+        frequency="weekly",
+    )
+    assert answer.startswith("200")
+    assert "Check your inbox" in answer
+    path = confirm_path(transport)
+    page = client.get(path)  # a link scanner: shows what would change, changes nothing
+    assert page.status_code == 200
+    assert "state space models" in page.text
+    assert "Asia/Tokyo" in page.text
+    with session_scope(stored) as session:
+        row = find_by_email(session, "old@example.com")
+        assert row is not None
+        assert (row.interests, row.timezone) == ("llm agents", "UTC")
+    assert confirm_by_button(client, path)[0] == 303
+    with session_scope(stored) as session:
+        row = find_by_email(session, "old@example.com")
+        assert row is not None
+        assert row.status == SubscriberStatus.ACTIVE
+        assert (row.interests, row.timezone, row.send_hour, row.frequency) == (
+            'state space models\nauthor:"Tri Dao"',
+            "Asia/Tokyo",
+            6,
+            "weekly",
+        )
+    assert confirm_by_button(client, path)[0] == 410
+
+
+def test_the_same_interests_typed_again_still_spend_the_link(
+    client: TestClient, transport: MemoryTransport, stored: Engine, clock: Clock
+) -> None:
+    with session_scope(stored) as session:
+        create_subscriber(
+            session,
+            email="old@example.com",
+            interests='"speculative decoding"\n-vision',
+            timezone="Europe/Berlin",
+            send_hour=8,
+            now=clock(),
+            confirmed=True,
+        )
+    sign_up(client, "old@example.com")  # the very values stored, at the same instant
+    path = confirm_path(transport)
+    assert confirm_by_button(client, path)[0] == 303
+    status, shown = confirm_by_button(client, path)
+    assert status == 410
+    assert "/u/" not in shown
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"send_hour": "²"}, "not a whole hour"),
+        ({"send_hour": "٣"}, "not a whole hour"),
+        ({"timezone": "America"}, "is not an IANA time zone"),
+        ({"timezone": "A" * 300}, "is not an IANA time zone"),
+        ({"timezone": "../../etc/passwd"}, "is not an IANA time zone"),
+        ({"email": "jörg@example.com"}, "is not an email address we can mail"),
+        ({"interests": ""}, "give nothing to match (they are empty)"),
+        ({"interests": "-survey"}, "exclusions alone pick no paper"),
+    ],
+)
+def test_values_that_were_a_500_or_stored_unusable_get_a_400_with_the_security_headers(
+    client: TestClient,
+    transport: MemoryTransport,
+    stored: Engine,
+    fields: dict[str, str],
+    says: str,
+) -> None:
+    fields.setdefault("email", "ok@example.com")
+    data = {"csrf": form_token(client), "interests": "diffusion models", **fields}
+    answer = client.post("/subscribe", data=data)
+    assert answer.status_code == 400, answer.text[:300]
+    assert says in answer.text
+    assert "content-security-policy" in answer.headers
+    assert transport.sent == []
+    assert subscriber_count(stored) == 0
+
+
+@SQLITE_ONLY
+def test_an_internationalised_domain_is_stored_and_mailed_in_its_ascii_form(
+    client: TestClient, transport: MemoryTransport, stored: Engine
+) -> None:
+    assert sign_up(client, "Ada@Bücher.example").startswith("200")
+    assert [m.recipient for m in transport.sent] == ["ada@xn--bcher-kva.example"]
+    message = message_from_bytes(transport.sent[0].data, policy=policy.default)
+    assert message["To"] == "ada@xn--bcher-kva.example"
+    with session_scope(stored) as session:
+        assert find_by_email(session, "ada@xn--bcher-kva.example") is not None
