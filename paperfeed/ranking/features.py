@@ -25,8 +25,12 @@ from paperfeed.ranking.text import (
 Field = Literal["title", "abstract", "keywords"]
 FIELDS: tuple[Field, ...] = ("title", "abstract", "keywords")
 
-# "state space models (SSMs)": up to eight words, then an acronym in parentheses.
-_DEFINITION = re.compile(r"((?:[A-Za-z][A-Za-z0-9]*[\s-]+){1,10})\(([A-Z][A-Za-z]{1,9})\)")
+# "state space models (SSMs)": up to eight words, then an acronym in parentheses. Linear in
+# the text (issue 14): a match starts only at a word's start, and words and separators are
+# possessive, so a long alphanumeric run is scanned once, not once per character in it.
+_DEFINITION = re.compile(
+    r"((?:(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*+[\s-]++){1,10})\(([A-Z][A-Za-z]{1,9})\)"
+)
 _LETTERS = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 

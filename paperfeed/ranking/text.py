@@ -46,6 +46,9 @@ QUERY_FILLER = frozenset(_QUERY_FILLER_TEXT.split())
 # Characters that end a run of words: no phrase spans them ("pruning, quantization" is no phrase).
 _BREAKS = re.compile(r"[.,;:!?()\[\]{}\"'`|/\\<>=+*&^%$#@~]+")
 _TOKEN = re.compile(r"[a-z0-9]+")
+# Longer runs are not words (a hash, base64, a hostile 1 MB "word"): never a term or a key, so
+# no key, cache entry or phrase grows with the input (issue 14).
+MAX_TOKEN_CHARS = 64
 _VOWELS = re.compile(r"[aeiouy]")
 _LOCAL = threading.local()
 
@@ -83,7 +86,7 @@ def stem_words(words: Sequence[str]) -> list[str]:
 
 def is_content_word(token: str, *, query: bool = False) -> bool:
     """Whether a folded token can be a term: not a stop word, not a number, not one letter."""
-    if len(token) < 2 or token.isdigit() or token in STOP_WORDS:
+    if not 2 <= len(token) <= MAX_TOKEN_CHARS or token.isdigit() or token in STOP_WORDS:
         return False
     return not (query and token in QUERY_FILLER)
 
