@@ -30,6 +30,7 @@ from typer.core import TyperGroup
 from paperfeed import __version__
 from paperfeed.errors import InputError, PaperfeedError
 from paperfeed.store.choices import Frequency, SubscriberStatus
+from paperfeed.terminal import terminal_text
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -293,9 +294,11 @@ def crawl(
         def report(result: DayResult) -> None:
             progress.advance(task)
             if dry_run:
-                out.print(describe(result), highlight=False, soft_wrap=True)
+                # Upstream text: escape sequences stripped, rich markup escaped.
+                out.print(terminal_text(describe(result)), highlight=False, soft_wrap=True)
                 for paper in result.papers:
-                    out.print(f"  {paper.arxiv_id}  {paper.title}", highlight=False, soft_wrap=True)
+                    line = f"  {terminal_text(paper.arxiv_id)}  {terminal_text(paper.title)}"
+                    out.print(line, highlight=False, soft_wrap=True)
 
         summary = crawl_days(
             engine,
@@ -313,7 +316,7 @@ def crawl(
         soft_wrap=True,
     )
     for message in summary.error_messages:
-        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {terminal_text(message)}", highlight=False, soft_wrap=True)
     if summary.errors:
         raise typer.Exit(1)
 
@@ -524,7 +527,7 @@ def rank(
 
     _, parsed = usable_interests(interests)
     for line in parsed.describe():
-        out.print(f"understood {line}", highlight=False, soft_wrap=True)
+        out.print(f"understood {terminal_text(line)}", highlight=False, soft_wrap=True)
     with _store() as engine:
         with session_scope(engine) as session:
             listing_day = _day(day, "--date") if day else latest_listing_day(session)
@@ -539,11 +542,11 @@ def rank(
     titles = {paper.arxiv_id: paper.title for paper, _ in rows}
     table = Table("score", "paper", "title", "why")
     for scored in picked:
-        table.add_row(
+        table.add_row(  # cells are rich markup: upstream titles and reasons are escaped
             f"{scored.score:.3f}",
-            scored.paper_id,
-            titles[scored.paper_id],
-            "; ".join(scored.reasons),
+            terminal_text(scored.paper_id),
+            terminal_text(titles[scored.paper_id]),
+            terminal_text("; ".join(scored.reasons)),
         )
     out.print(table)
     out.print(
@@ -747,7 +750,8 @@ def subscribers_list(
         table = Table("email", "status", "timezone", "hour", "frequency", "interests")
         for s in rows:
             first = s.interests.strip().splitlines()[0] if s.interests.strip() else ""
-            table.add_row(s.email, s.status, s.timezone, str(s.send_hour), s.frequency, first)
+            cells = (s.email, s.status, s.timezone, str(s.send_hour), s.frequency, first)
+            table.add_row(*(terminal_text(cell) for cell in cells))
         out.print(table)
         out.print(f"{len(rows)} subscribers")
 
