@@ -119,25 +119,13 @@ def count_stored_papers(session: Session, *, now: datetime | None = None) -> int
     if _usable(counts_header(session)) and not has_uncounted_papers(session):
         return 0
     now = now or datetime.now(UTC)
-    empty = TermStats()
-    row = lock_term_counts(
-        session,
-        empty=TermCounts(
-            features_version=FEATURES_VERSION,
-            bucket_bits=empty.bucket_bits,
-            n_docs=0,
-            field_terms=_field_totals(empty),
-            df=empty.packed_df(),
-            updated_at=now,
-        ),
-        now=now,
-    )
+    row = lock_term_counts(session, now=now)
     if _usable(CountsHeader(row.revision, row.features_version, row.bucket_bits)):
         stats = _stats_of(row)
         pending = uncounted_papers(session)
-    else:
+    else:  # missing, or from another tokeniser: count every paper afresh
         log.info("term_stats.rebuild", features_version=row.features_version)
-        stats = empty
+        stats = TermStats()
         pending = [(paper, None) for paper in all_papers(session)]
     _count_pending(stats, pending)
     mark_counted(session, [paper.arxiv_id for paper, _ in pending])

@@ -20,6 +20,9 @@ from paperfeed.store.models import CountedText, Paper, TermCounts
 from paperfeed.store.papers import CHUNK
 
 ROW_ID = 1
+# The features version of a row that counts nothing yet: no tokeniser has it, so the first
+# writer rebuilds the counts from every paper (whatever the papers' flags say).
+NOTHING_COUNTED = 0
 
 
 class CountsHeader(NamedTuple):
@@ -45,8 +48,8 @@ def read_term_counts(session: Session) -> TermCounts | None:
     return session.get(TermCounts, ROW_ID)
 
 
-def lock_term_counts(session: Session, *, empty: TermCounts, now: datetime) -> TermCounts:
-    """The counts row, created as ``empty`` if missing, locked until the transaction ends.
+def lock_term_counts(session: Session, *, now: datetime) -> TermCounts:
+    """The counts row, locked until the transaction ends; created counting nothing if missing.
 
     PostgreSQL: a row lock, so concurrent writers count papers one after the other. SQLite:
     the caller's transaction must hold the write lock already (``session_scope(write_lock=
@@ -54,11 +57,11 @@ def lock_term_counts(session: Session, *, empty: TermCounts, now: datetime) -> T
     """
     values = {
         "id": ROW_ID,
-        "features_version": empty.features_version,
-        "bucket_bits": empty.bucket_bits,
-        "n_docs": empty.n_docs,
-        "field_terms": empty.field_terms,
-        "df": empty.df,
+        "features_version": NOTHING_COUNTED,
+        "bucket_bits": 0,
+        "n_docs": 0,
+        "field_terms": {},
+        "df": b"",
         "revision": 0,
         "updated_at": now,
     }

@@ -203,6 +203,19 @@ def test_statistics_from_another_tokeniser_version_are_rebuilt_by_the_next_count
     assert CorpusCache().refresh(engine) == 0
 
 
+def test_statistics_lost_are_rebuilt_from_every_paper_by_the_next_count(engine: Engine) -> None:
+    _store_without_counting(engine, FIRST_DAY, _records("2610", 8))
+    with session_scope(engine, write_lock=True) as session:
+        count_stored_papers(session)
+    with session_scope(engine) as session:  # every paper is flagged as counted, the row gone
+        session.execute(sa.delete(TermCounts))
+    _store_without_counting(engine, FIRST_DAY + timedelta(days=1), _records("2611", 4))
+
+    with session_scope(engine, write_lock=True) as session:
+        assert count_stored_papers(session) == 12
+    _assert_same(_stored(engine), _rebuilt(engine))
+
+
 def test_the_migration_counts_the_papers_of_an_existing_database(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate.upgrade(engine, "0002")
