@@ -243,6 +243,24 @@ class Settings(BaseSettings):
         return self.var_dir / "outbox"
 
 
+def redacted_url(url: str) -> str:
+    """``url`` fit for an error message or a log: any password replaced by ``***``.
+
+    Works on malformed URLs too (they are the ones that end up in messages): everything
+    between ``scheme://`` and the last ``@`` is user information, and only the name before
+    its first ``:`` is kept, so a password holding ``/``, ``@`` or ``:`` is still hidden.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    if at == -1 or rest.startswith("/"):  # no user information (sqlite:///a@b.db)
+        return url
+    user, colon, _ = rest[:at].partition(":")
+    user = user.split("/", 1)[0]
+    return f"{scheme}{separator}{user}{':***' if colon else ''}@{rest[at + 1 :]}"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build ``Settings`` from the environment, turning validation errors into a ConfigError."""
     from pydantic import ValidationError

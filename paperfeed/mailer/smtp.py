@@ -32,6 +32,7 @@ import stamina
 import structlog
 from aiolimiter import AsyncLimiter
 
+from paperfeed.config import redacted_url
 from paperfeed.errors import TransportError
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.smtp_wire import WireSession, take_over
@@ -58,8 +59,14 @@ class SmtpConfig:
 
 def parse_smtp_url(url: str) -> SmtpConfig:
     """``smtp://user:pass@host:587`` and friends to a ``SmtpConfig`` (see the module doc)."""
-    parts = urlsplit(url)
-    shown = parts._replace(netloc=parts.hostname or "").geturl()  # never log the password
+    shown = redacted_url(url)  # never show the password, even of a URL that does not parse
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018 - raises on a malformed host ("[host")
+    except ValueError:
+        raise TransportError(
+            f"PAPERFEED_SMTP_URL {shown!r} is not a URL; e.g. smtp://user:pass@mail.example.org:587"
+        ) from None
     if parts.scheme not in ("smtp", "smtps"):
         raise TransportError(
             f"PAPERFEED_SMTP_URL {shown!r} must start with smtp:// or smtps://; "
@@ -69,8 +76,12 @@ def parse_smtp_url(url: str) -> SmtpConfig:
         raise TransportError(f"PAPERFEED_SMTP_URL {shown!r} names no host")
     try:
         port = parts.port or (465 if parts.scheme == "smtps" else 25)
-    except ValueError as exc:
-        raise TransportError(f"PAPERFEED_SMTP_URL {shown!r} has a bad port: {exc}") from exc
+    except ValueError:
+        # Not the parser's words: they quote the text after the colon, which is the password
+        # when the user information holds a "/" ("smtp://user:pass/word@host").
+        raise TransportError(
+            f"PAPERFEED_SMTP_URL {shown!r} has a bad port (a number up to 65535)"
+        ) from None
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(query) - {"starttls", "timeout"}
     if unknown:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import (
 )
 from sqlmodel import Session, create_engine
 
+from paperfeed.config import redacted_url
 from paperfeed.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -44,11 +45,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number
+        # The message shows the URL without its password (it may be the malformed part).
         raise StoreError(
-            f"PAPERFEED_DATABASE_URL {url!r} is not a database URL; use "
+            f"PAPERFEED_DATABASE_URL {redacted_url(url)!r} is not a database URL; use "
             "sqlite:///var/paperfeed.db or postgresql+psycopg://user@host/dbname"
-        ) from exc
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, **kwargs)
     if parsed.get_backend_name() != "postgresql":

@@ -180,3 +180,47 @@ def test_crawl_dry_run_shows_hostile_titles_as_text(
     assert "Diffusion models" in result.output
     # The crawler may repair the title first (dropping ESC and BEL, not what they framed).
     _assert_shown_safely(result.output, whole_sequences=False)
+
+
+SECRET = "hunter2"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (f"postgresql://bob:{SECRET}@db.example:notaport/x", "is not a database URL"),
+        (f"bob:{SECRET}@db.example/x", "is not a database URL"),
+        (f"postgresql://bob:{SECRET}@[db.example/x", "cannot open the database"),
+    ],
+)
+def test_a_malformed_database_url_never_shows_its_password(url: str, says: str) -> None:
+    result = runner.invoke(app, ["subscribers", "list"], env={"PAPERFEED_DATABASE_URL": url})
+    assert result.exit_code == 2, result.output
+    assert says in result.output
+    assert "bob:***@" in result.output
+    assert SECRET not in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (f"smtp://bob:{SECRET}/x@mail.example", "has a bad port"),
+        (f"smtp://bob:{SECRET}@[mail.example", "is not a URL"),
+        (f"smtp://bob:{SECRET}@mail.example:99999", "has a bad port"),
+        (f"smtq://bob:{SECRET}@mail.example", "must start with smtp://"),
+    ],
+)
+def test_a_malformed_smtp_url_never_shows_its_password(
+    env: dict[str, str], url: str, says: str
+) -> None:
+    result = runner.invoke(
+        app,
+        ["subscribers", "add", "a@example.com", "--interests", "diffusion models"],
+        env={**env, "PAPERFEED_SMTP_URL": url},
+    )
+    assert result.exit_code == 2, result.output
+    assert says in result.output
+    assert SECRET not in result.output
+    assert "Traceback" not in result.output
+    assert _count(env) == "0 subscribers"
