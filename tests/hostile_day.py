@@ -65,8 +65,9 @@ REPAIRABLE_IDS = (
     "2609.30011",  # NUL and control characters
     "2609.30012",  # markup, bidi and invisible characters
     "2609.30013",  # a 1 MB word as summary, a 1 MB title, 1 MB AI summary
-    "2609.30014",  # 1 MB strings and thousands of entries in every other field
+    "2609.30014",  # 1 MB strings, thousands of entries, huge counts, a time past 9999
     "2609.30015",  # a field nested 500 deep (parses, but no store should keep it)
+    # and a time before year 1 in UTC
 )
 UNSTORABLE_IDS = (LONG_ID, f"2609.3{LONE_HIGH}", "2609.30016\x00", "../../etc/passwd?x=<b>")
 
@@ -126,14 +127,25 @@ def hostile_items() -> list[Item]:
             githubRepo="https://github.com/" + "x" * MEGABYTE,
             projectPage="javascript:alert(1)//" + mega[:100],
             organization={"fullname": mega, "name": "org"},
+            githubStars="9" * 30,
+            publishedAt="9999-12-31T23:59:59-23:59",  # past year 9999 in UTC
         ),
-        _paper(base[8], REPAIRABLE_IDS[5], "Nested extras", nested=_nested(500)),
+        _paper(
+            base[8],
+            REPAIRABLE_IDS[5],
+            "Nested extras",
+            nested=_nested(500),
+            publishedAt="0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+        ),
     ]
     unstorable = [_paper(base[9 + n], i, f"Bad id {n}") for n, i in enumerate(UNSTORABLE_IDS)]
     items = [good[0], *repairable[:3], good[1], *unstorable, *repairable[3:], good[2]]
     # Upvotes make the order deterministic and put hostile papers at the top of the list.
     for rank, item in enumerate(items):
         item["paper"]["upvotes"] = 1000 - rank
+    # Counts no integer column holds (PostgreSQL's integer, SQLite's 64 bits).
+    repairable[4]["paper"]["upvotes"] = 10**30
+    repairable[4]["numComments"] = 2**63
     return items
 
 

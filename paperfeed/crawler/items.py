@@ -20,6 +20,7 @@ from typing import Any
 
 from paperfeed.crawler.records import ListingKind, ListingRecord, PaperRecord
 from paperfeed.crawler.repair import (
+    MAX_COUNT,
     MAX_LIST_ITEMS,
     MAX_NAME_CHARS,
     MAX_TEXT_CHARS,
@@ -238,10 +239,14 @@ class _FieldReader:
         value = source.get(name)
         if value is None:
             return None
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
             return value
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value)
+        # isdecimal, not isdigit: "²" is a digit that int() refuses. The length bound keeps
+        # int() off a megabyte of digits.
+        if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 10:
+            number = int(value)
+            if number <= MAX_COUNT:
+                return number
         self._wrong(name, value, "a count")
         return None
 
@@ -251,12 +256,13 @@ class _FieldReader:
             return None
         if isinstance(value, str):
             try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
+                parsed = datetime.fromisoformat(value[:64])
+                # In UTC here: an offset that moves it past year 1 or 9999 is refused now,
+                # not when the store converts it.
+                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+            except (ValueError, OverflowError):
                 pass
-            else:
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        self._wrong(name, value, "an ISO 8601 time")
+        self._wrong(name, value, "an ISO 8601 time in years 1 to 9999")
         return None
 
     def names(self, source: dict[str, Any], name: str) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ MAX_NAME_CHARS = 200  # an author, an organisation, an AI keyword
 MAX_URL_CHARS = 500  # github_repo is the narrowest URL column
 MAX_LIST_ITEMS = 1_000  # authors of one paper (the record is about 5,000; those are cut)
 MAX_RAW_DEPTH = 32  # real items nest 4 deep
+MAX_COUNT = 2**31 - 1  # upvotes, comments, stars: the store's integer columns
 MAX_RAW_STRING_CHARS = MAX_TEXT_CHARS
 MAX_RAW_JSON_CHARS = 256_000  # real items are under 10 KB of JSON
 
