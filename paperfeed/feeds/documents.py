@@ -4,18 +4,24 @@ feedgen formats RSS dates by switching the whole process's locale to C and back
 (``feedgen.util.formatRFC2822``), which races with any other thread doing the same; every
 build therefore holds one lock. Builds are deterministic: every date comes from the data, so
 the same papers give the same bytes (and the same ETag) in any process.
+
+RSS 2.0 never said whether a ``<title>`` is text or HTML, and readers treat it as HTML: an
+upstream title ``<img src=x onerror=…>`` would be markup in them. RSS titles are therefore
+HTML-escaped before XML escapes them again, so readers show the characters as typed. Atom
+says ``type="text"``, which readers honour: its titles stay as they are.
 Knows nothing of the database or HTTP.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from feedgen.feed import FeedGenerator
+from markupsafe import escape
 
 from paperfeed.feeds.items import FeedItem, xml_text
 
@@ -40,6 +46,14 @@ class FeedMeta:
     author: str
 
 
+def _plain_text(text: str) -> str:
+    return xml_text(text)
+
+
+def _html_text(text: str) -> str:
+    return str(escape(xml_text(text)))
+
+
 def render_feed(meta: FeedMeta, items: Sequence[FeedItem], fmt: FeedFormat) -> bytes:
     """The feed as UTF-8 XML bytes, items in the given order."""
     if meta.updated.tzinfo is None:
@@ -49,8 +63,10 @@ def render_feed(meta: FeedMeta, items: Sequence[FeedItem], fmt: FeedFormat) -> b
         if fmt == "rss":
             # dc:creator carries authors in RSS, whose <author> must be an email address.
             feed.load_extension("dc", atom=False, rss=True)
+        # In RSS a title is read as HTML (see the module doc): escape it once more there.
+        title: Callable[[str], str] = _html_text if fmt == "rss" else _plain_text
         feed.id(meta.self_url)
-        feed.title(xml_text(meta.title))
+        feed.title(title(meta.title))
         feed.description(xml_text(meta.description))
         feed.subtitle(xml_text(meta.description))
         feed.author({"name": xml_text(meta.author)})
@@ -63,7 +79,7 @@ def render_feed(meta: FeedMeta, items: Sequence[FeedItem], fmt: FeedFormat) -> b
         for item in items:
             entry = feed.add_entry(order="append")
             entry.guid(item.url, permalink=True)
-            entry.title(item.title)
+            entry.title(title(item.title))
             entry.link(href=item.url, rel="alternate")
             entry.published(item.published)
             entry.updated(item.published)

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
-from paperfeed.mailer.display import one_line, safe_url
+from paperfeed.mailer.display import github_url, one_line, safe_url
 from paperfeed.store.editions import ListedPaper
 from paperfeed.store.models import Paper
 from paperfeed.store.web_queries import EditionEntry
@@ -104,7 +104,7 @@ def item_html(
         (ARXIV_ABS + quote(paper.arxiv_id, safe="./"), "arXiv"),
         (ARXIV_PDF + quote(paper.arxiv_id, safe="./"), "PDF"),
     ]
-    github = safe_url(paper.github_repo)
+    github = github_url(paper.github_repo)
     if github:
         links.append((github, "GitHub"))
     project = safe_url(paper.project_page)

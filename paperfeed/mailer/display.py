@@ -7,6 +7,7 @@ two parts always say the same thing. Escaping is not done here (templates do it)
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlsplit
@@ -19,6 +20,11 @@ MAX_SUBJECT_TITLE_CHARS = 90
 
 _SPACE = re.compile(r"\s+")
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Control, format (bidi overrides and isolates, zero-width and joiner marks, BOM), private-use
+# and unassigned characters, line and paragraph separators: a subject line shows none of
+# them, and bidi controls can make an inbox show a title (or a file name) reversed.
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
+GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,12 @@ def one_line(text: str) -> str:
     and one such title upstream would otherwise stop the whole day's digest.
     """
     return _SPACE.sub(" ", _NOT_XML.sub("", text)).strip()
+
+
+def visible_text(text: str) -> str:
+    """``text`` on one line with only characters that show (see ``_INVISIBLE``)."""
+    kept = "".join(ch for ch in text if unicodedata.category(ch) not in _INVISIBLE or ch in "\t\n")
+    return one_line(kept)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -89,6 +101,23 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
+def github_url(url: str | None) -> str | None:
+    """A repository link only when it leads to GitHub (https), else None.
+
+    Upstream's ``githubRepo`` is shown as "GitHub": a link labelled so must not lead to any
+    other host (a look-alike page, a download).
+    """
+    checked = safe_url(url)
+    if checked is None:
+        return None
+    parts = urlsplit(checked)
+    if parts.scheme != "https" or (parts.hostname or "") not in GITHUB_HOSTS or parts.port:
+        return None
+    if parts.username or parts.password:  # https://github.com@evil.example/ names evil
+        return None
+    return checked
+
+
 def blurb(paper: DigestPaper) -> str:
     """The AI summary when there is one, else the abstract's first sentences, shortened."""
     source = paper.ai_summary if paper.ai_summary and paper.ai_summary.strip() else paper.abstract
@@ -104,7 +133,7 @@ def display(paper: DigestPaper, *, fallback_url: str) -> PaperDisplay:
         authors_line=authors_line(paper.authors),
         upvotes=paper.upvotes,
         comments=paper.comments,
-        github_url=safe_url(paper.github_url),
+        github_url=github_url(paper.github_url),
         stars_label=stars_label(paper.github_stars),
         blurb=blurb(paper),
     )
@@ -119,10 +148,10 @@ def subject_line(
     list_name: str, day: date, top_title: str | None, *, more: int, trending_only: bool
 ) -> str:
     """``paperfeed · Tue 3 Jun: <top paper> (+4 more)``: the date and the top paper."""
-    head = f"{one_line(list_name)} · {day:%a} {day.day} {day:%b}"
+    head = f"{visible_text(list_name)} · {day:%a} {day.day} {day:%b}"
     if top_title is None:
         return head
-    title = shorten(one_line(top_title), MAX_SUBJECT_TITLE_CHARS)
+    title = shorten(visible_text(top_title), MAX_SUBJECT_TITLE_CHARS)
     lead = "Trending: " if trending_only else ""
     tail = f" (+{more} more)" if more > 0 else ""
     return f"{head}: {lead}{title}{tail}"

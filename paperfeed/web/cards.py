@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from paperfeed.feeds.items import ARXIV_ABS, ARXIV_PDF, paper_url
-from paperfeed.mailer.display import authors_line, one_line, safe_url, shorten
+from paperfeed.mailer.display import authors_line, github_url, one_line, safe_url, shorten
 from paperfeed.store.models import Paper
 
 MAX_ABSTRACT_CHARS = 600
@@ -56,7 +56,7 @@ def paper_card(
         comments=comments,
         arxiv_url=ARXIV_ABS + quoted,
         pdf_url=ARXIV_PDF + quoted,
-        github_url=safe_url(paper.github_repo),
+        github_url=github_url(paper.github_repo),
         project_url=safe_url(paper.project_page),
         reasons=tuple(reasons),
         section=section,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import structlog
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
@@ -29,7 +30,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from paperfeed.store.db import session_scope
+from paperfeed.store.db import database_error_reason, session_scope
 from paperfeed.store.ops_queries import (
     CrawlHealth,
     StoreCounts,
@@ -41,6 +42,7 @@ from paperfeed.store.ops_queries import (
 from paperfeed.web.state import AppState, AppStateDep
 
 router = APIRouter()
+log = structlog.get_logger("paperfeed.web")
 LATENCY_WINDOW = timedelta(hours=24)
 LATENCY_BUCKETS = (1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0)
 
@@ -61,9 +63,15 @@ async def healthz(state: AppStateDep) -> JSONResponse:
     try:
         crawled, sent, crawling = await run_in_threadpool(check)
     except SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0][:200]
+        # The driver's words name the host, port, database and user: the log gets them, the
+        # public answer does not (a probe must not learn where the store lives).
+        log.warning("healthz.database_unreachable", reason=database_error_reason(exc)[:300])
         return JSONResponse(
-            {"status": "error", "database": "unreachable", "error": reason},
+            {
+                "status": "error",
+                "database": "unreachable",
+                "error": "the database does not answer; the server log says why",
+            },
             status_code=503,
             headers={"cache-control": "no-store"},
         )

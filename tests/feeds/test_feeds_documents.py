@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import locale
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import feedparser
@@ -96,7 +98,24 @@ def test_the_body_is_escaped_html_with_links_and_upvotes(fmt: str) -> None:
     assert "1 upvote" in body
     assert "&lt;b&gt;inject&lt;/b&gt;" in body
     assert "topic: &lt;llm&gt;" in body
-    assert entry.title == '<script>alert("t")</script> Bold & brave'
+    title = '<script>alert("t")</script> Bold & brave'
+    if fmt == "rss":
+        # Readers (feedparser among them) take an RSS title as HTML: the HTML must be the
+        # escaped title, which shows the characters as written, never a tag.
+        assert entry.title_detail.type == "text/html"
+        assert "<" not in entry.title
+        assert html.unescape(entry.title) == title
+    else:
+        assert entry.title_detail.type == "text/plain"
+        assert entry.title == title
+
+
+def test_an_rss_channel_title_is_escaped_too() -> None:
+    meta = replace(META, title="topic: <img src=x onerror=alert(1)>")
+    parsed = feedparser.parse(render_feed(meta, items(1), "rss"))
+    assert parsed.bozo == 0
+    assert "<img" not in parsed.feed.title
+    assert html.unescape(parsed.feed.title) == meta.title
 
 
 def test_the_same_papers_give_the_same_bytes() -> None:
