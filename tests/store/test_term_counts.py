@@ -4,6 +4,8 @@ loaded by ranking instead of reading every paper, and always equal to a rebuild 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -168,6 +170,39 @@ def test_papers_stored_without_counting_are_counted_in_memory_until_a_crawl_coun
     assert corpus.refresh(engine) == 0
     _assert_same(_stored(engine), _rebuilt(engine))
     assert _stored(engine).n_docs == 12
+
+
+def test_crawls_storing_papers_at_the_same_time_each_count_theirs_once(engine: Engine) -> None:
+    # Four writers, four days each; neighbouring writers share a third of their papers (a
+    # day's list row is not what this is about: each writer has days of its own).
+    def crawl(writer: int) -> None:
+        for n in range(4):
+            day = FIRST_DAY + timedelta(days=4 * writer + n)
+            records = _records(f"26{10 + writer}", 10) + _records(f"26{11 + writer}", 5)
+            papers = [
+                replace(r, arxiv_id=f"{r.arxiv_id}{n}", title=f"{r.title} {writer}")
+                for r in records
+            ]
+            result = DayResult(
+                day=day,
+                kind="daily",
+                status="ok",
+                source="api",
+                papers=tuple(papers),
+                listings=(),
+            )
+            with session_scope(engine, write_lock=True) as session:
+                save_day(session, result, started_at=CRAWLED, finished_at=CRAWLED, settled=False)
+                count_stored_papers(session)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(crawl, range(4)))
+
+    stored = _stored(engine)
+    with session_scope(engine) as session:
+        assert stored.n_docs == len(session.exec(select(Paper)).all())
+    _assert_same(stored, _rebuilt(engine))
+    assert _uncounted(engine) == 0
 
 
 def test_like_ids_are_looked_up_in_the_store_one_by_one(engine: Engine) -> None:
