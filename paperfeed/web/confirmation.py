@@ -89,6 +89,24 @@ class ConfirmationMailer:
         )
 
 
+# Past this a link risks the request-line limits of servers and proxies (8 KiB is common).
+MAX_SIGNED_CHARS = 6_000
+
+
+def _signed_link(mailer: ConfirmationMailer, signup: SignUp) -> str:
+    """The link's signed part; without the typed preferences when they would make it too long.
+
+    Only interests of thousands of non-Latin characters get there. The link then confirms
+    (or, for an active subscriber, opens their preferences page) and the reader types them
+    there; the answer page is the same either way.
+    """
+    signed = mailer.signer.sign(signup.subscriber_id, signup.state, signup.preferences)
+    if len(signed) <= MAX_SIGNED_CHARS or signup.preferences is None:
+        return signed
+    log.warning("confirmation.preferences_dropped", subscriber=signup.subscriber_id)
+    return mailer.signer.sign(signup.subscriber_id, signup.state)
+
+
 async def mail_confirmations(
     mailer: ConfirmationMailer, signups: Sequence[SignUp]
 ) -> list[SendResult]:
@@ -100,10 +118,7 @@ async def mail_confirmations(
                 list_name=settings.list_name,
                 list_address=settings.list_address or mailer.sender.address.addr_spec,
                 email=signup.email,
-                confirm_url=confirm_url(
-                    mailer.public_url,
-                    mailer.signer.sign(signup.subscriber_id, signup.state, signup.preferences),
-                ),
+                confirm_url=confirm_url(mailer.public_url, _signed_link(mailer, signup)),
                 updates_preferences=signup.active,
             ),
             sender=mailer.sender,

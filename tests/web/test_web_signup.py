@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -446,3 +447,26 @@ def test_an_internationalised_domain_is_stored_and_mailed_in_its_ascii_form(
     assert message["To"] == "ada@xn--bcher-kva.example"
     with session_scope(stored) as session:
         assert find_by_email(session, "ada@xn--bcher-kva.example") is not None
+
+
+def test_interests_too_long_for_a_link_still_give_a_working_link(
+    client: TestClient, transport: MemoryTransport, stored: Engine, clock: Clock
+) -> None:
+    with session_scope(stored) as session:
+        create_subscriber(
+            session, email="old@example.com", interests="llm agents", now=clock(), confirmed=True
+        )
+    # Random CJK characters: JSON writes each as \\uXXXX and they barely compress.
+    pick = random.Random(7)
+    wide = "diffusion models\n" + "".join(chr(0x4E00 + pick.randrange(8000)) for _ in range(4900))
+    assert sign_up(client, "old@example.com", interests=wide).startswith("200")
+    path = confirm_path(transport)
+    assert len(path) < 6_100
+    assert client.get(path).status_code == 200
+    status, where = confirm_by_button(client, path)
+    assert status == 303
+    assert "/u/" in where  # their preferences page, to type them there
+    with session_scope(stored) as session:
+        row = find_by_email(session, "old@example.com")
+        assert row is not None
+        assert row.interests == "llm agents"
