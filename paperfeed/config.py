@@ -208,6 +208,25 @@ class Settings(BaseSettings):
     subscribe_per_address_per_hour: Annotated[int, Field(ge=1, le=100)] = Field(
         default=3, description="Confirmation mails one email address may be sent per hour."
     )
+    web_max_connections: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=500,
+        description="Open connections (or requests under way) beyond which the web app answers "
+        "503 at once; keep it under the process's file descriptor limit.",
+    )
+    web_header_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=10.0,
+        description="Seconds a client has to send a request's headers, from its first byte (or "
+        "from connecting); a slower one gets 408 and is disconnected.",
+    )
+    web_max_header_bytes: Annotated[int, Field(ge=8_192, le=1_048_576)] = Field(
+        default=65_536,
+        description="Largest request line plus headers, in bytes; a larger one gets 431 and is "
+        "disconnected.",
+    )
+    web_keep_alive_seconds: Annotated[int, Field(ge=1, le=300)] = Field(
+        default=5,
+        description="Seconds an idle keep-alive connection stays open between requests.",
+    )
     log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
 
     @field_validator("public_url", "hf_base_url")

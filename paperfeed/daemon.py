@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError
+from paperfeed.http_limits import bounded_protocol
 from paperfeed.scheduler import Jobs, run_scheduler
 from paperfeed.startup import http_url, public_address, ranker_summary
 from paperfeed.web.app import create_app
@@ -155,6 +156,15 @@ def serve(
             proxy_headers=True,
             forwarded_allow_ips=settings.trusted_proxies,
             timeout_graceful_shutdown=WEB_GRACE_SECONDS,
+            # Bounds for abusive clients (issue 14, item 4): request heads limited in size and
+            # time (uvicorn bounds neither), idle keep-alive, and connections beyond which
+            # requests get 503. What a reverse proxy adds is in SECURITY.md.
+            http=bounded_protocol(
+                max_head_bytes=settings.web_max_header_bytes,
+                head_timeout=settings.web_header_timeout_seconds,
+            ),
+            limit_concurrency=settings.web_max_connections,
+            timeout_keep_alive=settings.web_keep_alive_seconds,
         )
     )
     stop_requests.serving(server)
