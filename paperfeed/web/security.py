@@ -29,6 +29,20 @@ TOO_LARGE_PAGE = (
     b"(%d KB). Nothing was changed. Go back and shorten what you typed.</p></html>"
 )
 
+SERVER_ERROR_PAGE = (
+    b"<!doctype html><html lang=en><meta charset=utf-8><title>Something went wrong</title>"
+    b"<h1>Something went wrong</h1><p>This is a fault on our side and it has been logged. "
+    b"Try again in a moment.</p></html>"
+)
+_SERVER_ERROR_START: Message = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(SERVER_ERROR_PAGE)).encode()),
+    ],
+}
+
 
 class SecurityHeaders:
     """Adds the security headers (and HSTS on https) to every response."""
@@ -43,12 +57,25 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", ()), *self.headers]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # A bug's 500 would otherwise come from Starlette's outermost error middleware,
+            # outside this one, without any of the headers: answer it here, then re-raise
+            # so the error is still logged (the outer middleware sees the response started).
+            if not started:
+                await send_with_headers(dict(_SERVER_ERROR_START))  # a copy: headers are added
+                await send({"type": "http.response.body", "body": SERVER_ERROR_PAGE})
+            raise
 
 
 class BodyLimit:

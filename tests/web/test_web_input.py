@@ -7,20 +7,29 @@ RSS titles from upstream are text in every reader, "GitHub" links lead to GitHub
 from __future__ import annotations
 
 import html
+import re
 from datetime import date
-from pathlib import Path
 
 import feedparser
-from conftest import SECRET
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from web_samples import HOSTILE_PAPER, HOSTILE_TITLE, SQLITE_ONLY, MemoryTransport, crawled_at
+from web_samples import (
+    HOSTILE_PAPER,
+    HOSTILE_TITLE,
+    NOW,
+    SQLITE_ONLY,
+    MemoryTransport,
+    crawled_at,
+)
 
 from paperfeed.config import Settings
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import make_engine, session_scope
+from paperfeed.store.subscribers import create_subscriber
 from paperfeed.web.app import create_app
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @SQLITE_ONLY
@@ -68,14 +77,9 @@ def test_a_github_link_on_a_page_leads_only_to_github(client: TestClient, stored
     assert "evil.example" not in page.text
 
 
-def test_healthz_says_the_database_is_down_without_naming_it(tmp_path: Path) -> None:
+def test_healthz_says_the_database_is_down_without_naming_it(web_settings: Settings) -> None:
     url = "postgresql+psycopg://bob:hunter2@127.0.0.1:1/secretstore?connect_timeout=3"
-    settings = Settings(
-        var_dir=tmp_path / "var",
-        database_url=url,
-        public_url="http://testserver",
-        secret_key=SECRET,
-    )
+    settings = web_settings.model_copy(update={"database_url": url})
     engine = make_engine(url)
     try:
         app = create_app(settings, engine=engine, transport=MemoryTransport())
@@ -89,3 +93,44 @@ def test_healthz_says_the_database_is_down_without_naming_it(tmp_path: Path) -> 
     assert body["database"] == "unreachable"
     for secret in ("127.0.0.1", "secretstore", "bob", "hunter2", "5432", "port 1"):
         assert secret not in answer.text, secret
+
+
+@SQLITE_ONLY
+def test_a_bug_s_500_page_still_carries_the_security_headers(
+    web_settings: Settings, stored: Engine
+) -> None:
+    app = create_app(web_settings, engine=stored, transport=MemoryTransport())
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for _ in range(2):
+            answer = client.get("/boom")
+            assert answer.status_code == 500
+            assert "Something went wrong" in answer.text
+            assert "a bug" not in answer.text
+            assert answer.headers["x-frame-options"] == "DENY"
+            assert answer.headers.get_list("content-security-policy") == [
+                answer.headers["content-security-policy"]
+            ]
+
+
+@SQLITE_ONLY
+def test_the_preferences_form_refuses_the_values_that_were_a_500(
+    client: TestClient, stored: Engine
+) -> None:
+    with session_scope(stored) as session:
+        token = create_subscriber(
+            session, email="p@example.com", interests="llm", now=NOW, confirmed=True
+        ).token
+    page = client.get(f"/u/{token}")
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    for field, value in (("send_hour", "²"), ("timezone", "America"), ("timezone", "A" * 300)):
+        data = {"csrf": csrf.group(1), "interests": "llm", "timezone": "UTC", "send_hour": "7"}
+        data |= {"frequency": "daily", field: value}
+        answer = client.post(f"/u/{token}", data=data)
+        assert answer.status_code == 400, (field, answer.status_code)
+        assert "content-security-policy" in answer.headers
