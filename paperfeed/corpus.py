@@ -34,6 +34,7 @@ from paperfeed.store.term_counts import (
     CountsHeader,
     all_papers,
     count_papers,
+    counted_in,
     counts_header,
     has_uncounted_papers,
     lock_term_counts,
@@ -79,10 +80,32 @@ def _usable(header: CountsHeader | None) -> bool:
     )
 
 
-def _stats_of(row: TermCounts) -> TermStats:
+def _stats_of(row: TermCounts, engine: Engine | None = None) -> TermStats:
+    # With an engine, ``paper_id in stats`` asks the store (the day index counts papers the
+    # statistics miss into a copy, so it must not see a counted paper as missing).
     return TermStats.from_counts(
-        row.df, n_docs=row.n_docs, field_terms=row.field_terms, bucket_bits=row.bucket_bits
+        row.df,
+        n_docs=row.n_docs,
+        field_terms=row.field_terms,
+        bucket_bits=row.bucket_bits,
+        counted=None if engine is None else CountedBy(engine, row.revision),
     )
+
+
+class CountedBy:
+    """Whether a paper is among the stored counts of one revision (asked once per paper)."""
+
+    def __init__(self, engine: Engine, revision: int) -> None:
+        self._engine = engine
+        self._revision = revision
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, paper_id: str) -> bool:
+        if paper_id not in self._known:
+            with session_scope(self._engine) as session:
+                first = counted_in(session, paper_id)
+            self._known[paper_id] = first is not None and first <= self._revision
+        return self._known[paper_id]
 
 
 def _field_totals(stats: TermStats) -> dict[str, int]:
@@ -128,7 +151,7 @@ def count_stored_papers(session: Session, *, now: datetime | None = None) -> int
         stats = TermStats()
         pending = [(paper, None) for paper in all_papers(session)]
     _count_pending(stats, pending)
-    mark_counted(session, [paper.arxiv_id for paper, _ in pending])
+    mark_counted(session, [paper.arxiv_id for paper, _ in pending], revision=row.revision + 1)
     row.features_version = FEATURES_VERSION
     row.bucket_bits = stats.bucket_bits
     row.n_docs = stats.n_docs
@@ -203,7 +226,7 @@ class CorpusCache:
                 if header.revision != self._stored_revision:
                     row = read_term_counts(session)
                     assert row is not None
-                    self._stored, self._stored_revision = _stats_of(row), header.revision
+                    self._stored, self._stored_revision = _stats_of(row, engine), row.revision
                 pending = uncounted_papers(session)
             else:
                 if not self._warned:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,8 @@ class TermStats:
         # Counted separately from the ids: statistics read back from the store carry counts
         # only (a list of every stored id would make loading grow with the archive).
         self._n_docs = 0
+        # For statistics read from the store: whether a paper is among the counts stored.
+        self._counted_elsewhere: Callable[[str], bool] | None = None
         self._idf: FloatArray | None = None
 
     @classmethod
@@ -63,8 +65,11 @@ class TermStats:
         return dict(self._field_terms)
 
     def __contains__(self, paper_id: object) -> bool:
-        # Only ids added in this process: statistics read from the store know counts, not ids.
-        return paper_id in self._paper_ids
+        if paper_id in self._paper_ids:
+            return True
+        # Statistics read from the store ask it rather than hold every stored id.
+        counted = self._counted_elsewhere
+        return counted is not None and isinstance(paper_id, str) and counted(paper_id)
 
     def add(self, docs: Iterable[Document]) -> int:
         """Count papers not counted yet; returns how many were new. Safe to call again."""
@@ -127,6 +132,7 @@ class TermStats:
         clone._df = self._df.copy()
         clone._paper_ids = set(self._paper_ids)
         clone._n_docs = self._n_docs
+        clone._counted_elsewhere = self._counted_elsewhere
         clone._field_terms = dict(self._field_terms)
         return clone
 
@@ -174,8 +180,10 @@ class TermStats:
         n_docs: int,
         field_terms: dict[str, int],
         bucket_bits: int = DEFAULT_BUCKET_BITS,
+        counted: Callable[[str], bool] | None = None,
     ) -> TermStats:
-        """Statistics from stored counts (``packed_df`` output); they know no paper ids."""
+        """Statistics from stored counts (``packed_df`` output); ``counted`` answers whether a
+        paper is among them (``in``), as they hold no list of paper ids."""
         stats = cls(bucket_bits=bucket_bits)
         try:
             df = np.frombuffer(zlib.decompress(packed_df), dtype="<u4").astype(np.uint32)
@@ -188,6 +196,7 @@ class TermStats:
             ) from exc
         stats._df = df
         stats._n_docs = int(n_docs)
+        stats._counted_elsewhere = counted
         return stats
 
     def to_json(self) -> str:

@@ -63,6 +63,9 @@ class Paper(SQLModel, table=True):
     stats_counted: bool = Field(
         default=False, index=True, sa_column_kwargs={"server_default": false()}
     )
+    # The ``TermCounts.revision`` that first counted this paper (None: never): statistics
+    # loaded at revision R hold exactly the papers counted at R or before.
+    counted_in: int | None = None
 
 
 class TermCounts(SQLModel, table=True):

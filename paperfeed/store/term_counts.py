@@ -3,7 +3,8 @@
 The store holds the counts as opaque numbers and bytes; what they mean (tokens, buckets, IDF)
 is ranking's. A paper's ``stats_counted`` flag changes in the same transaction as the counts,
 so the row and the flags always agree: a paper whose flag is false is not in the counts, or
-is in them with the text its ``CountedText`` row keeps.
+is in them with the text its ``CountedText`` row keeps. ``counted_in`` says which revision of
+the counts first held a paper, so a process holding revision R knows which papers it has.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import NamedTuple
 
 from sqlalchemy import delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.functions import coalesce
 from sqlmodel import Session, col, select
 
 from paperfeed.store.models import CountedText, Paper, TermCounts
@@ -62,7 +64,8 @@ def lock_term_counts(session: Session, *, now: datetime) -> TermCounts:
         "n_docs": 0,
         "field_terms": {},
         "df": b"",
-        "revision": 0,
+        # Revisions only grow, even past a lost row: papers keep the one that first held them.
+        "revision": select(coalesce(func.max(Paper.counted_in), 0)).scalar_subquery(),
         "updated_at": now,
     }
     table = TermCounts.__table__  # type: ignore[attr-defined]
@@ -106,19 +109,22 @@ def count_papers(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Paper)).one()
 
 
-def mark_counted(session: Session, paper_ids: Iterable[str] | None) -> None:
-    """Flag papers as counted with their current text (``None``: every paper)."""
-    if paper_ids is None:
-        session.execute(update(Paper).values(stats_counted=True))
-        session.execute(delete(CountedText))
-        return
+def mark_counted(session: Session, paper_ids: Iterable[str], *, revision: int) -> None:
+    """Flag papers as counted with their current text by the counts' ``revision``."""
     ids = list(paper_ids)
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         session.execute(
-            update(Paper).where(col(Paper.arxiv_id).in_(chunk)).values(stats_counted=True)
+            update(Paper)
+            .where(col(Paper.arxiv_id).in_(chunk))
+            .values(stats_counted=True, counted_in=coalesce(Paper.counted_in, revision))
         )
         session.execute(delete(CountedText).where(col(CountedText.paper_id).in_(chunk)))
+
+
+def counted_in(session: Session, paper_id: str) -> int | None:
+    """The counts revision that first held ``paper_id`` (None: never counted, or not stored)."""
+    return session.exec(select(Paper.counted_in).where(Paper.arxiv_id == paper_id)).first()
 
 
 def papers_by_id(session: Session, paper_ids: Iterable[str]) -> dict[str, Paper]:

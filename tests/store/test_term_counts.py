@@ -25,6 +25,7 @@ from paperfeed.crawl_job import crawl_days
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
+from paperfeed.ranking.documents import Document
 from paperfeed.ranking.stats import TermStats
 from paperfeed.store import migrate
 from paperfeed.store.crawls import save_day
@@ -203,6 +204,38 @@ def test_crawls_storing_papers_at_the_same_time_each_count_theirs_once(engine: E
         assert stored.n_docs == len(session.exec(select(Paper)).all())
     _assert_same(stored, _rebuilt(engine))
     assert _uncounted(engine) == 0
+
+
+def _count(engine: Engine) -> None:
+    with session_scope(engine, write_lock=True) as session:
+        count_stored_papers(session)
+
+
+def _day_documents(engine: Engine, ids: list[str]) -> list[Document]:
+    with session_scope(engine) as session:
+        return [to_document(session.get_one(Paper, paper_id)) for paper_id in ids]
+
+
+def test_a_day_indexed_against_stored_statistics_counts_none_of_its_papers_twice(
+    engine: Engine,
+) -> None:
+    first, second = _records("2610", 12), _records("2611", 5)
+    _store_without_counting(engine, FIRST_DAY, first)
+    _count(engine)
+    before = _rebuilt(engine)
+    stale = CorpusCache().lexical_ranker(engine)
+    _store_without_counting(engine, FIRST_DAY + timedelta(days=1), second)
+    _count(engine)
+    after = _rebuilt(engine)
+
+    # The day's papers are in the statistics already: IDF stays that of the stored papers.
+    day = stale.index_day(_day_documents(engine, [r.arxiv_id for r in first]))
+    _assert_same(day.stats, before)
+    # Papers counted after a ranker loaded its statistics are new to it: it counts them in.
+    day = stale.index_day(_day_documents(engine, [r.arxiv_id for r in second]))
+    _assert_same(day.stats, after)
+    fresh = CorpusCache().lexical_ranker(engine)
+    _assert_same(fresh.index_day(_day_documents(engine, [r.arxiv_id for r in second])).stats, after)
 
 
 def test_like_ids_are_looked_up_in_the_store_one_by_one(engine: Engine) -> None:

@@ -32,6 +32,7 @@ _paper = sa.table(
     sa.column("ai_summary", sa.Text),
     sa.column("ai_keywords", sa.JSON),
     sa.column("stats_counted", sa.Boolean),
+    sa.column("counted_in", sa.Integer),
 )
 _termcounts = sa.table(
     "termcounts",
@@ -51,6 +52,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("stats_counted", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch_op.add_column(sa.Column("counted_in", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_paper_stats_counted"), ["stats_counted"], unique=False)
     op.create_table(
         "termcounts",
@@ -117,7 +119,7 @@ def _count_stored_papers() -> None:
             updated_at=datetime.now(UTC),
         )
     )
-    connection.execute(_paper.update().values(stats_counted=True))
+    connection.execute(_paper.update().values(stats_counted=True, counted_in=1))
 
 
 def downgrade() -> None:
@@ -125,4 +127,5 @@ def downgrade() -> None:
     op.drop_table("termcounts")
     with op.batch_alter_table("paper", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_paper_stats_counted"))
+        batch_op.drop_column("counted_in")
         batch_op.drop_column("stats_counted")
