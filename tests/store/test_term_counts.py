@@ -26,6 +26,8 @@ from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
 from paperfeed.ranking.documents import Document
+from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats
 from paperfeed.store import migrate
 from paperfeed.store.crawls import save_day
@@ -236,6 +238,31 @@ def test_a_day_indexed_against_stored_statistics_counts_none_of_its_papers_twice
     _assert_same(day.stats, after)
     fresh = CorpusCache().lexical_ranker(engine)
     _assert_same(fresh.index_day(_day_documents(engine, [r.arxiv_id for r in second])).stats, after)
+
+
+def test_ranking_on_stored_statistics_equals_ranking_on_statistics_from_every_paper(
+    engine: Engine, fake: FakeHF, client: httpx.Client
+) -> None:
+    days = sorted(fake.days)
+    _crawl(engine, client, days, CRAWLED)
+    with session_scope(engine) as session:
+        papers = session.exec(select(Paper)).all()
+        everything = {p.arxiv_id: to_document(p) for p in papers}
+    today = [everything[item["paper"]["id"]] for item in fake.days[days[-1]]]
+    liked = fake.days[days[0]][3]["paper"]["id"]  # a paper of another day
+    interests = [
+        parse_interests("large language models\nreasoning"),
+        parse_interests("diffusion\n-video"),
+        parse_interests(f"like:{liked}"),
+    ]
+    # How every process ranked before: statistics and liked papers built from every paper.
+    rebuilt = LexicalRanker(TermStats.from_documents(everything.values()), known=everything)
+    stored = CorpusCache().lexical_ranker(engine)
+
+    expected = rebuilt.rank(rebuilt.index_day(today), interests)
+    found = stored.rank(stored.index_day(today), interests)
+    assert [found.select(i) for i in range(3)] == [expected.select(i) for i in range(3)]
+    assert all(expected.select(i) for i in range(3))
 
 
 def test_like_ids_are_looked_up_in_the_store_one_by_one(engine: Engine) -> None:
