@@ -57,6 +57,18 @@ def lock_term_counts(session: Session, *, now: datetime) -> TermCounts:
     the caller's transaction must hold the write lock already (``session_scope(write_lock=
     True)``), which serialises writers the same way.
     """
+    if counts_header(session) is None:
+        _create_row(session, now=now)
+    row = session.exec(
+        select(TermCounts)
+        .where(TermCounts.id == ROW_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return row
+
+
+def _create_row(session: Session, *, now: datetime) -> None:
     values = {
         "id": ROW_ID,
         "features_version": NOTHING_COUNTED,
@@ -70,14 +82,8 @@ def lock_term_counts(session: Session, *, now: datetime) -> TermCounts:
     }
     table = TermCounts.__table__  # type: ignore[attr-defined]
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # A concurrent writer may create it first: then its row is the one to lock.
     session.execute(insert(table).values(values).on_conflict_do_nothing())
-    row = session.exec(
-        select(TermCounts)
-        .where(TermCounts.id == ROW_ID)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    return row
 
 
 def has_uncounted_papers(session: Session) -> bool:
