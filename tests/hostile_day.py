@@ -133,7 +133,7 @@ def hostile_items() -> list[Item]:
         _paper(
             base[8],
             REPAIRABLE_IDS[5],
-            "Nested extras",
+            "Nested extras in " + "\U0001d53c" * 400,  # 𝔼: 4 bytes of UTF-8 each
             nested=_nested(500),
             publishedAt="0001-01-01T00:00:00+14:00",  # before year 1 in UTC
         ),

@@ -24,6 +24,7 @@ from paperfeed.crawler.repair import (
     MAX_LIST_ITEMS,
     MAX_NAME_CHARS,
     MAX_TEXT_CHARS,
+    MAX_TITLE_BYTES,
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     id_problem,
@@ -149,9 +150,7 @@ def _parse_item(item: object, *, label: str) -> tuple[ListedPaper | None, list[s
     if bad_id is not None:
         return None, [f"{label} ({shown(arxiv_id)}): {bad_id}; skipped"]
     get = _FieldReader(f"{label} ({arxiv_id})", warnings)
-    title = get.repaired("title", paper.get("title"), MAX_TITLE_CHARS) or get.repaired(
-        "title", item.get("title"), MAX_TITLE_CHARS
-    )
+    title = get.title(paper.get("title")) or get.title(item.get("title"))
     if not arxiv_id or not title:
         missing = "arXiv id" if not arxiv_id else "title"
         return None, [f"{label} ({arxiv_id or 'no id'}): has no {missing}; skipped"]
@@ -210,11 +209,22 @@ class _FieldReader:
         if not isinstance(value, str):
             return ""
         repaired = repair_text(value, limit=limit)
-        for problem in repaired.problems:
+        self._warn(name, repaired.problems)
+        return repaired.value
+
+    def _warn(self, name: str, problems: tuple[str, ...]) -> None:
+        for problem in problems:
             warning = f"{self._label}: {name}: {problem}"
             if warning not in self._said:  # a thousand bad author names: one line
                 self._said.add(warning)
                 self._warnings.append(warning)
+
+    def title(self, value: object) -> str:
+        """A title cleaned and bounded in characters and bytes; "" for a non-string."""
+        if not isinstance(value, str):
+            return ""
+        repaired = repair_text(value, limit=MAX_TITLE_CHARS, max_bytes=MAX_TITLE_BYTES)
+        self._warn("title", repaired.problems)
         return repaired.value
 
     def text(self, source: dict[str, Any], name: str, limit: int = MAX_TEXT_CHARS) -> str | None:

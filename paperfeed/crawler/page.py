@@ -19,7 +19,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paperfeed.crawler.items import ListedPaper, ParsedItems, parse_api_items
 from paperfeed.crawler.records import PaperRecord
-from paperfeed.crawler.repair import MAX_TITLE_CHARS, id_problem, repair_text
+from paperfeed.crawler.repair import MAX_TITLE_BYTES, MAX_TITLE_CHARS, id_problem, repair_text
 from paperfeed.errors import IncompleteListing, SchemaDrift
 
 PROPS_SELECTOR = 'div[data-target="DailyPapers"]'
@@ -175,7 +175,7 @@ def _read_card(article: LexborNode) -> ListedPaper | None:
         return None
     href = link.attributes.get("href") or ""
     arxiv_id = href.removeprefix("/papers/").split("#", 1)[0].split("?", 1)[0].strip("/")
-    title = repair_text(link.text(), limit=MAX_TITLE_CHARS).value
+    title = repair_text(link.text(), limit=MAX_TITLE_CHARS, max_bytes=MAX_TITLE_BYTES).value
     if not arxiv_id or not title or id_problem(arxiv_id) is not None:
         return None
     thumbnail = article.css_first('article > a[href^="/papers/"] img')

@@ -16,7 +16,10 @@ from typing import Any
 
 # The store's key column holds 32 characters; arXiv ids have at most 16 ("2509.12345v12").
 MAX_ID_CHARS = 32
-MAX_TITLE_CHARS = 1_000
+# Real titles stay under 250 characters. A title is one line of a mail's text part, and SMTP
+# refuses lines over 998 octets: in UTF-8 the bound is in bytes as well.
+MAX_TITLE_CHARS = 300
+MAX_TITLE_BYTES = 900
 # Real abstracts and AI summaries stay under 3,000 characters; a longer one is cut, not lost.
 MAX_TEXT_CHARS = 20_000
 MAX_NAME_CHARS = 200  # an author, an organisation, an AI keyword
@@ -48,9 +51,9 @@ def shown(value: str, limit: int = 40) -> str:
     return ascii(cut)[1:-1] + (ELLIPSIS if len(value) > limit else "")
 
 
-def repair_text(value: str, *, limit: int) -> Repaired:
+def repair_text(value: str, *, limit: int, max_bytes: int | None = None) -> Repaired:
     """``value`` with lone surrogates replaced, controls removed, whitespace collapsed, and
-    cut to ``limit`` characters (ending in "…")."""
+    cut to ``limit`` characters and ``max_bytes`` bytes of UTF-8 (ending in "…")."""
     problems: list[str] = []
     if _SURROGATES.search(value):
         value = _SURROGATES.sub("\N{REPLACEMENT CHARACTER}", value)
@@ -62,6 +65,9 @@ def repair_text(value: str, *, limit: int) -> Repaired:
     if len(value) > limit:
         problems.append(f"{len(value):,} characters cut to {limit:,}")
         value = value[: limit - 1].rstrip() + ELLIPSIS
+    if max_bytes is not None and len(encoded := value.encode()) > max_bytes:
+        problems.append(f"{len(encoded):,} bytes of UTF-8 cut to {max_bytes:,}")
+        value = encoded[: max_bytes - 3].decode("utf-8", "ignore").rstrip() + ELLIPSIS
     return Repaired(value, tuple(problems))
 
 

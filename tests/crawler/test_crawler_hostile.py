@@ -32,7 +32,12 @@ from paperfeed.crawler.fetch import fetch_day
 from paperfeed.crawler.items import parse_api_items
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.crawler.polite import RetryPolicy, polite_get
-from paperfeed.crawler.repair import MAX_ID_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS
+from paperfeed.crawler.repair import (
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_TITLE_BYTES,
+    MAX_TITLE_CHARS,
+)
 from paperfeed.errors import SourceUnavailable
 
 ORDINARY_DAY = date(2026, 9, 29)
@@ -79,6 +84,7 @@ def test_hostile_items_are_repaired_or_dropped_each_with_a_warning(hostile_body:
         assert not any("\x00" in text for text in texts)
         assert len(paper.arxiv_id) <= MAX_ID_CHARS
         assert len(paper.title) <= MAX_TITLE_CHARS
+        assert len(paper.title.encode()) <= MAX_TITLE_BYTES  # one mail line stays under 998
         assert len(paper.abstract) <= MAX_TEXT_CHARS
         assert len(json.dumps(paper.raw)) < 300_000
     # Every repair and every drop names the day and the paper, and quotes no hostile value.
