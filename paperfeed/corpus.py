@@ -240,7 +240,9 @@ class CorpusCache:
                 pending = [(paper, None) for paper in all_papers(session)]
             key = (self._stored_revision, tuple((p.arxiv_id, p.updated_at) for p, _ in pending))
             if key != self._snapshot_key:
-                snapshot = self._stored.copy()
+                # Loaded statistics are never changed in place (rankers copy before adding),
+                # so with nothing to count in memory they are the snapshot as they are.
+                snapshot = self._stored.copy() if pending else self._stored
                 _count_pending(snapshot, pending)
                 self._snapshot, self._snapshot_key = snapshot, key
             return len(pending)
