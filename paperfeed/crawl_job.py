@@ -192,6 +192,8 @@ def _save(
         if saved.papers_found:
             # Same transaction: the stored term statistics never lag the papers.
             count_stored_papers(session, now=finished)
+    for warning in saved.dropped:
+        log.warning("crawl.dropped", day=str(result.day), kind=result.kind, warning=warning)
     return saved.papers_new, saved.settled
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from paperfeed.crawler.records import DayResult
 from paperfeed.store.models import CrawlRun, CrawlStatus, ListingDay
-from paperfeed.store.papers import upsert_listings, upsert_papers
+from paperfeed.store.papers import upsert_list
 
 # Outcomes after which a day's list may be final; an error or "not yet" never settles a day.
 SETTLING: frozenset[str] = frozenset({CrawlStatus.OK, CrawlStatus.EMPTY})
@@ -30,6 +30,8 @@ class SavedDay:
     papers_found: int
     papers_new: int
     settled: bool
+    # Papers the database refused and that were dropped, one warning each (day and paper).
+    dropped: tuple[str, ...] = ()
 
 
 def save_day(
@@ -40,11 +42,20 @@ def save_day(
     finished_at: datetime,
     settled: bool,
 ) -> SavedDay:
-    """Store a crawl's papers and listings (when it succeeded) and record how it went."""
+    """Store a crawl's papers and listings (when it succeeded) and record how it went; a
+    paper the database refuses is dropped with a warning, not the whole list."""
     papers_new = 0
+    listed = len(result.listings)
+    dropped: tuple[str, ...] = ()
     if result.status == "ok":
-        papers_new = upsert_papers(session, result.papers, now=finished_at).new
-        upsert_listings(session, result.listings, now=finished_at)
+        stored = upsert_list(
+            session,
+            result.papers,
+            result.listings,
+            now=finished_at,
+            label=f"{result.day} {result.kind}",
+        )
+        papers_new, listed, dropped = stored.papers.new, stored.kept, stored.dropped
     session.add(
         CrawlRun(
             kind=result.kind,
@@ -55,7 +66,7 @@ def save_day(
             papers_found=len(result.papers),
             papers_claimed=result.claimed,
             papers_new=papers_new,
-            skipped=len(result.warnings),
+            skipped=len(result.warnings) + len(dropped),
             status=result.status,
             error=result.error,
         )
@@ -72,7 +83,7 @@ def save_day(
             )
         day.status = result.status
         day.source = result.source
-        day.paper_count = len(result.listings)
+        day.paper_count = listed
         day.last_crawled_at = finished_at
         if settled and result.status in SETTLING and day.settled_at is None:
             day.settled_at = finished_at
@@ -86,6 +97,7 @@ def save_day(
         papers_found=len(result.papers),
         papers_new=papers_new,
         settled=now_settled or (day.settled_at is not None),
+        dropped=dropped,
     )
 
 

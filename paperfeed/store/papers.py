@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table, func, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from paperfeed.crawler.records import ListingRecord, PaperRecord
@@ -20,6 +21,11 @@ CHUNK = 500
 COUNTED_COLUMNS = ("title", "abstract", "ai_summary", "ai_keywords")
 
 T = TypeVar("T")
+
+# What a database (or its driver) raises for a value it will not store: a DataError (too
+# long, out of range, NUL), a UnicodeEncodeError (lone surrogates), an OverflowError (an
+# integer or a time beyond the column).
+_REFUSED = (SQLAlchemyError, UnicodeError, ValueError, OverflowError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +159,56 @@ def upsert_listings(
             )
         )
     return UpsertCounts(new=new, updated=len(unique) - new)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredList:
+    """What storing one list's papers and listings did, and the papers it had to drop."""
+
+    papers: UpsertCounts
+    kept: int  # listings stored
+    dropped: tuple[str, ...] = ()  # one warning per dropped paper
+
+
+def upsert_list(
+    session: Session,
+    papers: Sequence[PaperRecord],
+    listings: Sequence[ListingRecord],
+    *,
+    now: datetime,
+    label: str,
+) -> StoredList:
+    """Upsert a list's papers and listings at once; when the database refuses that, paper by
+    paper, dropping (with a warning naming ``label`` and the paper) each one it refuses."""
+    try:
+        with session.begin_nested():
+            counts = upsert_papers(session, papers, now=now)
+            upsert_listings(session, listings, now=now)
+        return StoredList(papers=counts, kept=len(listings))
+    except _REFUSED:
+        pass  # one bad value must not cost the whole list: find it below
+    new = updated = 0
+    kept: set[str] = set()
+    dropped: list[str] = []
+    for paper in papers:
+        try:
+            with session.begin_nested():
+                counts = upsert_papers(session, [paper], now=now)
+        except _REFUSED as exc:
+            shown = ascii(paper.arxiv_id[:40])[1:-1]
+            reason = ascii(str(exc).splitlines()[0][:200] if str(exc) else "")[1:-1]
+            dropped.append(
+                f"{label}: {shown}: the database refused it ({type(exc).__name__}: {reason}); "
+                "dropped"
+            )
+            continue
+        new, updated = new + counts.new, updated + counts.updated
+        kept.add(paper.arxiv_id)
+    stored = [listing for listing in listings if listing.arxiv_id in kept]
+    upsert_listings(session, stored, now=now)
+    return StoredList(
+        papers=UpsertCounts(new=new, updated=updated), kept=len(stored), dropped=tuple(dropped)
+    )
 
 
 def latest_listing_day(session: Session, *, kind: str = "daily") -> date | None:
