@@ -13,6 +13,8 @@ fake Hugging Face that serves them over real HTTP next to ordinary days.
 * ``HostileHF``: ``FakeHF`` that also serves raw bodies; ``hostile_hf()`` builds one with the
   captured days, ``HOSTILE_DAY`` (hostile items) and ``DEEP_DAY`` (API answer and page props
   nested 100,000 deep: nothing readable, an error day).
+* ``hostile_result()``: the hostile day as the crawler returns it (repaired, the unstorable
+  items dropped), for tests that store it with ``save_day`` instead of crawling.
 * ``HOSTILE_STRINGS``: the hostile strings by name, for tests of rendering and escaping.
 """
 
@@ -26,6 +28,9 @@ from typing import Any
 
 from fakehf import FakeHF, _Answer
 from fakehf_days import FIXTURE_PAGE_DAY, FIXTURES_DIR, Item, fixture_items, synthetic_days
+
+from paperfeed.crawler.items import parse_api_items, rank_listings
+from paperfeed.crawler.records import DayResult
 
 HOSTILE_DAY = date(2026, 9, 30)
 DEEP_DAY = date(2026, 10, 1)
@@ -192,6 +197,21 @@ def hostile_hf(*, deep_depth: int = 100_000) -> HostileHF:
 def ordinary_days() -> tuple[date, ...]:
     """The ordinary days the fake serves beside the hostile ones."""
     return (date(2026, 8, 3), FIXTURE_PAGE_DAY, date(2026, 9, 29), AFTER_DAY)
+
+
+def hostile_result() -> DayResult:
+    """The hostile day parsed from its API answer, as ``fetch_day`` would return it."""
+    parsed = parse_api_items(json.loads(as_json(hostile_items())), day=HOSTILE_DAY)
+    return DayResult(
+        day=HOSTILE_DAY,
+        kind="daily",
+        status="ok",
+        source="api",
+        papers=tuple(entry.paper for entry in parsed.entries),
+        listings=rank_listings(parsed.entries, day=HOSTILE_DAY, kind="daily"),
+        claimed=parsed.received,
+        warnings=parsed.warnings,
+    )
 
 
 def as_json(items: list[Item]) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from hostile_day import GOOD_IDS, REPAIRABLE_IDS, hostile_result
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -67,3 +68,15 @@ def test_a_list_the_database_takes_whole_drops_nothing(engine: Engine) -> None:
         session.commit()
 
     assert (saved.papers_new, saved.dropped) == (5, ())
+
+
+def test_the_hostile_day_as_the_crawler_returns_it_is_stored_whole(engine: Engine) -> None:
+    result = hostile_result()
+
+    with Session(engine) as session:
+        saved = save_day(session, result, started_at=AT, finished_at=AT, settled=True)
+        session.commit()
+        stored = set(session.exec(select(Paper.arxiv_id)).all())
+
+    assert saved.dropped == ()
+    assert stored == set(GOOD_IDS + REPAIRABLE_IDS)
