@@ -216,7 +216,9 @@ class CorpusCache:
         """Load the stored statistics if they moved, plus papers not counted in them yet;
         returns how many papers were counted in memory."""
         with self._lock, session_scope(engine) as session:
-            if engine.dialect.name == "postgresql":
+            # A Connection already in a transaction (preview composes inside one it rolls
+            # back) keeps that transaction's isolation; SQLAlchemy refuses to change it.
+            if engine.dialect.name == "postgresql" and isinstance(engine, Engine):
                 # One snapshot for the counts and the flags, which a crawl commits together.
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             header = counts_header(session)
