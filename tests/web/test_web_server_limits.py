@@ -219,3 +219,47 @@ def test_sigterm_ends_the_server_within_5_s_while_abusive_clients_are_connected(
 
     assert code == 0, served.output()
     assert stopped_in < 5.0
+
+
+def _read_answers(sock: socket.socket, count: int) -> bytes:
+    """Read until ``count`` HTTP status lines arrived (or 5 s passed)."""
+    data = b""
+    deadline = time.monotonic() + 5
+    sock.settimeout(0.5)
+    while data.count(b"HTTP/1.1 ") < count and time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            chunk = sock.recv(65_536)
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
+def test_ordinary_clients_are_unaffected_by_the_limits(served: Served) -> None:
+    # Keep-alive: many requests on one connection, spaced out less than the head timeout.
+    with httpx.Client(base_url=served.url, timeout=5) as http:
+        for _ in range(3):
+            assert http.get("/healthz").status_code == 200
+            time.sleep(HEADER_TIMEOUT / 2)
+        assert http.get("/healthz").status_code == 200
+    # Pipelined: three requests in one write, three answers in order.
+    with socket.create_connection(served.address, timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: paperfeed\r\n\r\n" * 3)
+        assert _read_answers(sock, 3).count(b"HTTP/1.1 200 ") == 3
+    # A head sent slowly but within the timeout is answered.
+    with socket.create_connection(served.address, timeout=5) as sock:
+        for piece in (b"GET /healthz HT", b"TP/1.1\r\nHost: pa", b"perfeed\r\n\r\n"):
+            sock.sendall(piece)
+            time.sleep(HEADER_TIMEOUT / 4)
+        assert _read_answers(sock, 1).startswith(b"HTTP/1.1 200 ")
+    # Head and a body together in one write: the body is not counted as header.
+    body = b"email=" + b"a" * 200_000  # more than the head cap, less than one read
+    with socket.create_connection(served.address, timeout=5) as sock:
+        sock.sendall(
+            b"POST /subscribe HTTP/1.1\r\nHost: paperfeed\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        answer = _read_answers(sock, 1)
+    assert answer.startswith(b"HTTP/1.1 ")
+    assert not answer.startswith((b"HTTP/1.1 431 ", b"HTTP/1.1 408 ")), answer[:100]
