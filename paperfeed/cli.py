@@ -762,9 +762,9 @@ def subscribers_remove(
 ) -> None:
     """Remove a subscriber and everything kept about them."""
     from paperfeed.store.db import session_scope
-    from paperfeed.store.subscribers import find_by_email, normalise_email, remove_subscriber
+    from paperfeed.store.subscribers import find_by_email, lookup_address, remove_subscriber
 
-    address = normalise_email(email)
+    address = lookup_address(email)  # also finds a row no sign-up would take any more
     with _store() as engine, session_scope(engine) as session:
         subscriber = find_by_email(session, address)
         if subscriber is None:

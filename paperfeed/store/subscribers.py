@@ -39,6 +39,19 @@ def normalise_email(raw: str) -> str:
     return ascii_address.lower()
 
 
+def lookup_address(raw: str) -> str:
+    """The key to find a stored address by: ``normalise_email``'s, or for a row stored before
+    sign-ups refused non-ASCII local parts, that address in the form it was stored in."""
+    try:
+        return normalise_email(raw)
+    except InputError:
+        try:
+            checked = validate_email(raw.strip(), check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise InputError(f"{raw[:80]!r} is not an email address: {exc}") from exc
+        return checked.normalized.lower()
+
+
 def check_timezone(name: str) -> str:
     """The IANA zone name if Python knows it, else an InputError naming an example."""
     shown = name if len(name) <= 40 else name[:39] + "…"

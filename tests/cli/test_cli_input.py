@@ -22,6 +22,8 @@ from paperfeed.cli import app
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import make_engine, session_scope
+from paperfeed.store.models import Subscriber
+from paperfeed.store.subscribers import new_token
 
 runner = CliRunner()
 # Clear the screen, retitle the window, then a right-to-left override: none may reach a tty.
@@ -223,4 +225,24 @@ def test_a_malformed_smtp_url_never_shows_its_password(
     assert says in result.output
     assert SECRET not in result.output
     assert "Traceback" not in result.output
+    assert _count(env) == "0 subscribers"
+
+
+def test_a_stored_address_no_sign_up_takes_any_more_can_still_be_removed(
+    env: dict[str, str],
+) -> None:
+    engine = make_engine(env["PAPERFEED_DATABASE_URL"])
+    at = datetime(2026, 9, 22, 7, tzinfo=UTC)
+    with session_scope(engine) as session:  # as stored before non-ASCII local parts were refused
+        session.add(
+            Subscriber(
+                email="zoë@bücher.example",
+                token=new_token(),
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    engine.dispose()
+    result = runner.invoke(app, ["subscribers", "remove", "Zoë@Bücher.example"], env=env)
+    assert result.exit_code == 0, result.output
     assert _count(env) == "0 subscribers"
