@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import astuple
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import respx
 from fakehf import FakeClock
+from fakehf_days import fixture_items, synthetic_days
 from hostile_day import (
+    AFTER_DAY,
     DEEP_DAY,
     GOOD_IDS,
     HOSTILE_DAY,
@@ -25,8 +27,11 @@ from hostile_day import (
     hostile_hf,
     hostile_items,
 )
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from paperfeed.config import Settings
+from paperfeed.crawl_job import crawl_days
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.fetch import fetch_day
 from paperfeed.crawler.items import parse_api_items
@@ -39,6 +44,7 @@ from paperfeed.crawler.repair import (
     MAX_TITLE_CHARS,
 )
 from paperfeed.errors import SourceUnavailable
+from paperfeed.store.crawls import settled_days
 
 ORDINARY_DAY = date(2026, 9, 29)
 
@@ -152,3 +158,26 @@ def test_deep_json_is_really_beyond_the_parser() -> None:
     # prove nothing about the RecursionError path.
     with pytest.raises(RecursionError):
         json.loads(deep_json(100_000))
+
+
+def test_an_unreadable_day_stays_unsettled_and_the_next_crawl_heals_it(
+    fake: HostileHF, client: httpx.Client, engine: Engine
+) -> None:
+    days = [HOSTILE_DAY, DEEP_DAY, AFTER_DAY]
+    today = date(2026, 10, 5)
+    clock = FakeClock(start=datetime(2026, 10, 5, 12, tzinfo=UTC))  # every day has ended
+
+    first = crawl_days(engine, client, days, settle_hours=0, pacer=Pacer(clock=clock), today=today)
+    # Upstream mends the day (what HF does once its bug is fixed).
+    del fake.raw_api[DEEP_DAY]
+    del fake.pages[DEEP_DAY]
+    fake.days[DEEP_DAY] = synthetic_days(fixture_items(), start=DEEP_DAY, count=1, per_day=4)[
+        DEEP_DAY
+    ]
+    second = crawl_days(engine, client, days, settle_hours=0, pacer=Pacer(clock=clock), today=today)
+
+    assert (first.ok, first.errors, first.settled) == (2, 1, 2)
+    assert (second.ok, second.errors) == (3, 0)
+    with Session(engine) as session:
+        settled = set(settled_days(session, since=HOSTILE_DAY, until=today))
+    assert settled == set(days)
