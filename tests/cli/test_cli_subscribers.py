@@ -111,6 +111,11 @@ def _confirm_in_the_web_app(env: dict[str, str], tmp_path: Path, path: str) -> N
         assert token is not None
         done = client.post(path, data={"csrf": token.group(1)}, follow_redirects=False)
         assert done.status_code == 303
+        # One use: the same link again opens nothing (issue 14, item 6).
+        again = client.post(path, data={"csrf": token.group(1)}, follow_redirects=False)
+        assert again.status_code == 410
+        assert "Already confirmed" in again.text
+        assert "/u/" not in again.text
 
 
 def test_add_mails_the_confirmation_link_over_smtp_and_the_web_app_accepts_it(
