@@ -19,7 +19,6 @@ from paperfeed.subscriber_input import (
     SubscriberInput,
     frequency_value,
     interest_text,
-    one_line_value,
     read_subscriber,
     send_hour_value,
     timezone_value,
@@ -53,11 +52,6 @@ def _field(form: Mapping[str, Any], name: str, default: str = "") -> object:
     if not isinstance(value, str):
         raise InputError(f"{name.replace('_', ' ')} must be text, not a file")
     return value
-
-
-def single_line(form: Mapping[str, Any], name: str, *, label: str, default: str = "") -> str:
-    """A one-line text field, trimmed; line breaks and control characters are refused."""
-    return one_line_value(_field(form, name, default), label=label)
 
 
 def interests_field(form: Mapping[str, Any]) -> str:
