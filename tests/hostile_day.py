@@ -89,41 +89,46 @@ def _nested(depth: int) -> Any:
     return value
 
 
-def _paper(base: Item, arxiv_id: str, title: str, **fields: Any) -> Item:
+def _dated_paper(base: Item, arxiv_id: str, title: str, *, day: date, **fields: Any) -> Item:
     item = copy.deepcopy(base)
     paper = item.setdefault("paper", {})
     paper.update(
         id=arxiv_id,
         title=title,
-        submittedOnDailyAt=f"{HOSTILE_DAY.isoformat()}T00:00:00.000Z",
+        submittedOnDailyAt=f"{day.isoformat()}T00:00:00.000Z",
         **fields,
     )
     item["title"] = title
     return item
 
 
-def hostile_items() -> list[Item]:
-    """The hostile day's API items, in list order: good papers between hostile ones."""
-    base = fixture_items(FIXTURES_DIR)
+def hostile_items(day: date = HOSTILE_DAY) -> list[Item]:
+    """The hostile day's API items (listed on ``day``), in list order: good papers between
+    hostile ones."""
+    source = fixture_items(FIXTURES_DIR)
+
+    def _paper(base: Item, arxiv_id: str, title: str, **fields: Any) -> Item:
+        return _dated_paper(base, arxiv_id, title, day=day, **fields)
+
     s = HOSTILE_STRINGS
     good = [
-        _paper(base[i], arxiv_id, f"Sparse attention for long-context transformers, part {i}")
+        _paper(source[i], arxiv_id, f"Sparse attention for long-context transformers, part {i}")
         for i, arxiv_id in enumerate(GOOD_IDS)
     ]
     mega = s["megabyte"]
     repairable = [
-        _paper(base[3], REPAIRABLE_IDS[0], s["surrogates"], summary=s["surrogates"] * 3),
-        _paper(base[4], REPAIRABLE_IDS[1], s["controls"], summary=s["controls"]),
-        _paper(base[5], REPAIRABLE_IDS[2], s["markup"] + s["bidi"], summary=s["markup"]),
+        _paper(source[3], REPAIRABLE_IDS[0], s["surrogates"], summary=s["surrogates"] * 3),
+        _paper(source[4], REPAIRABLE_IDS[1], s["controls"], summary=s["controls"]),
+        _paper(source[5], REPAIRABLE_IDS[2], s["markup"] + s["bidi"], summary=s["markup"]),
         _paper(
-            base[6],
+            source[6],
             REPAIRABLE_IDS[3],
             s["long_alnum"],
             summary=s["long_word"],
             ai_summary=ADVERSARIAL_TEXT,
         ),
         _paper(
-            base[7],
+            source[7],
             REPAIRABLE_IDS[4],
             "Huge fields " + s["bidi"],
             summary=ADVERSARIAL_TEXT,
@@ -136,14 +141,14 @@ def hostile_items() -> list[Item]:
             publishedAt="9999-12-31T23:59:59-23:59",  # past year 9999 in UTC
         ),
         _paper(
-            base[8],
+            source[8],
             REPAIRABLE_IDS[5],
             "Nested extras in " + "\U0001d53c" * 400,  # 𝔼: 4 bytes of UTF-8 each
             nested=_nested(500),
             publishedAt="0001-01-01T00:00:00+14:00",  # before year 1 in UTC
         ),
     ]
-    unstorable = [_paper(base[9 + n], i, f"Bad id {n}") for n, i in enumerate(UNSTORABLE_IDS)]
+    unstorable = [_paper(source[9 + n], i, f"Bad id {n}") for n, i in enumerate(UNSTORABLE_IDS)]
     items = [good[0], *repairable[:3], good[1], *unstorable, *repairable[3:], good[2]]
     # Upvotes make the order deterministic and put hostile papers at the top of the list.
     for rank, item in enumerate(items):
@@ -181,16 +186,18 @@ class HostileHF(FakeHF):
         return super()._daily_api(query)
 
 
-def hostile_hf(*, deep_depth: int = 100_000) -> HostileHF:
-    """The captured days plus ``HOSTILE_DAY``, ``DEEP_DAY`` and then an ordinary
-    ``AFTER_DAY`` (5 papers), ready to ``with``."""
+def hostile_hf(
+    *, deep_depth: int = 100_000, hostile_day: date = HOSTILE_DAY, deep_day: date = DEEP_DAY
+) -> HostileHF:
+    """The captured days plus ``hostile_day``, ``deep_day`` and an ordinary ``AFTER_DAY``
+    (5 papers), ready to ``with``. Move the hostile days to crawl them as recent days."""
     fake = HostileHF.from_fixtures(FIXTURES_DIR)
     assert isinstance(fake, HostileHF)
     fake.days.update(synthetic_days(fixture_items(), start=AFTER_DAY, count=1, per_day=5))
-    fake.days[HOSTILE_DAY] = hostile_items()
-    fake.days[DEEP_DAY] = [{"paper": {"id": "2610.00001", "title": "placeholder"}}]
-    fake.raw_api = {DEEP_DAY: deep_json(deep_depth).encode()}
-    fake.pages[DEEP_DAY] = _deep_page(DEEP_DAY, deep_depth)
+    fake.days[hostile_day] = hostile_items(hostile_day)
+    fake.days[deep_day] = [{"paper": {"id": "2610.00001", "title": "placeholder"}}]
+    fake.raw_api = {deep_day: deep_json(deep_depth).encode()}
+    fake.pages[deep_day] = _deep_page(deep_day, deep_depth)
     return fake
 
 
