@@ -246,3 +246,31 @@ def test_a_stored_address_no_sign_up_takes_any_more_can_still_be_removed(
     result = runner.invoke(app, ["subscribers", "remove", "Zoë@Bücher.example"], env=env)
     assert result.exit_code == 0, result.output
     assert _count(env) == "0 subscribers"
+
+
+def test_rank_over_the_shared_hostile_day_prints_every_title_as_text(env: dict[str, str]) -> None:
+    from hostile_day import HOSTILE_DAY, hostile_result
+
+    engine = make_engine(env["PAPERFEED_DATABASE_URL"])
+    at = datetime(2026, 10, 1, 7, tzinfo=UTC)
+    with session_scope(engine) as session:
+        save_day(session, hostile_result(), started_at=at, finished_at=at, settled=True)
+    engine.dispose()
+    ranked = runner.invoke(
+        app,
+        [
+            "rank",
+            "--interests",
+            "sparse attention\nhuge fields\nisolate quoted",
+            "--date",
+            str(HOSTILE_DAY),
+            "--limit",
+            "20",
+        ],
+        env={**env, "COLUMNS": "400"},
+    )
+    assert ranked.exit_code == 0, ranked.output
+    assert "Sparse attention" in ranked.output
+    assert "[/x] [bold]rich[/bold]" in ranked.output  # the markup title, shown as written
+    for leftover in ("\x1b", "\x07", "\x00", "\u202e", "\u2066", "\u200b", "\ufeff"):
+        assert leftover not in ranked.output, repr(leftover)
