@@ -134,3 +134,27 @@ def test_the_preferences_form_refuses_the_values_that_were_a_500(
         answer = client.post(f"/u/{token}", data=data)
         assert answer.status_code == 400, (field, answer.status_code)
         assert "content-security-policy" in answer.headers
+
+
+@SQLITE_ONLY
+def test_every_rss_title_of_the_shared_hostile_day_is_text(
+    client: TestClient, stored: Engine
+) -> None:
+    from hostile_day import HOSTILE_DAY, hostile_result
+
+    day = hostile_result()
+    with session_scope(stored) as session:
+        at = crawled_at(HOSTILE_DAY)
+        save_day(session, day, started_at=at, finished_at=at, settled=True)
+    rss = feedparser.parse(client.get("/feeds/daily.rss").content)
+    atom = feedparser.parse(client.get("/feeds/daily.atom").content)
+    assert rss.bozo == 0
+    assert atom.bozo == 0
+    stored_ids = {paper.arxiv_id for paper in day.papers}
+    rss_titles = {e.link.rsplit("/", 1)[-1]: e.title for e in rss.entries}
+    atom_titles = {e.link.rsplit("/", 1)[-1]: e.title for e in atom.entries}
+    hostile = stored_ids & set(rss_titles)
+    assert len(hostile) >= 5
+    for paper_id in hostile:
+        assert "<" not in rss_titles[paper_id], paper_id
+        assert html.unescape(rss_titles[paper_id]) == atom_titles[paper_id]
