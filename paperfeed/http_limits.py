@@ -101,7 +101,8 @@ def bounded_protocol(*, max_head_bytes: int, head_timeout: float) -> type[HttpTo
             self._refused = True
             self._stop_head_clock()
             client = f"{self.client[0]}:{self.client[1]}" if self.client else None
-            log.info("web.connection_refused", reason=reason, client=client, **detail)
+            # Debug only: an attacker decides how often this happens (access logs are off too).
+            log.debug("web.connection_refused", reason=reason, client=client, **detail)
             if not self.transport.is_closing():
                 self.transport.write(answer)
                 self.transport.close()

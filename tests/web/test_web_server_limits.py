@@ -201,9 +201,6 @@ def test_slow_clients_get_408_and_a_huge_header_431_while_others_are_served(
     # Closed for being slow, not before: each had its whole head timeout.
     assert min(slow.closed_after.values()) >= HEADER_TIMEOUT - 0.5
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in slow.answers.values())
-    assert '"web.connection_refused"' in served.output() or "connection_refused" in (
-        served.output()
-    )
 
 
 def test_sigterm_ends_the_server_within_5_s_while_abusive_clients_are_connected(
