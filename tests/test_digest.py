@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
+from typing import Any
 
 import pytest
-from repo_data import CORPUS
+from repo_data import CORPUS, DAYS, PROFILES, QRELS
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
@@ -36,13 +38,22 @@ def _corpus() -> list[dict[str, str]]:
 
 
 def _store_days(
-    engine: Engine, first: date, days: int, per_day: int, *, settled: bool = True
+    engine: Engine,
+    first: date,
+    days: int,
+    per_day: int,
+    *,
+    settled: bool = True,
+    chunks: list[list[dict[str, str]]] | None = None,
 ) -> None:
-    """Store ``days`` daily lists of real papers, each settled 6 h after the day ended."""
+    """Store ``days`` daily lists of real papers, each settled 6 h after the day ended.
+
+    Day ``n`` holds the corpus papers ``n * per_day`` onwards, or ``chunks[n]`` when given.
+    """
     docs = _corpus()
     for n in range(days):
         day = first + timedelta(days=n)
-        chunk = docs[n * per_day : (n + 1) * per_day]
+        chunk = chunks[n] if chunks is not None else docs[n * per_day : (n + 1) * per_day]
         papers = tuple(
             PaperRecord(arxiv_id=f"2609.{n:02d}{i:03d}", title=d["title"], abstract=d["abstract"])
             for i, d in enumerate(chunk)
@@ -145,6 +156,37 @@ def test_nothing_matching_gives_trending_only_or_nothing_per_policy(engine: Engi
     assert summary.editions == 1
     assert summary.deliveries == 0
     assert _edition_papers(engine, b) == []
+
+
+def test_a_day_with_nothing_relevant_sends_no_matched_paper(engine: Engine) -> None:
+    """The judged day 2026-01-05 holds nothing the speculative-decoding profile (P02) wants,
+    but plenty that shares a word with it ("dynamic", "layer", "depth", "decoding"). Compose
+    sends no match: the reader gets "nothing matched" with trending papers, or no mail."""
+    profile = next(p for p in _jsonl(PROFILES) if p["profile_id"] == "P02")
+    relevant = {r["doc_id"] for r in _jsonl(QRELS) if r["profile_id"] == "P02" and r["grade"]}
+    day = next(d for d in _jsonl(DAYS) if d["day"] == "2026-01-05")
+    by_id = {d["doc_id"]: d for d in _corpus()}
+    papers = [by_id[i] for i in day["doc_ids"]]
+    assert not relevant & set(day["doc_ids"]), "the fixture day must hold nothing relevant"
+    _store_days(engine, date(2026, 9, 21), days=1, per_day=len(papers), chunks=[papers])
+    interests = "\n".join(profile["interests"])
+    reader = _add(engine, "p02@example.com", interests, send_hour=7)
+    now = datetime(2026, 9, 22, 8, tzinfo=UTC)
+
+    summary = compose_due(engine, now=now, policy=POLICY, corpus=CorpusCache())
+    assert summary.trending_only == 1
+    assert [s for _, _, s in _edition_papers(engine, reader)] == ["trending"] * 3
+
+    skipping = _add(engine, "p02-skip@example.com", interests, send_hour=7)
+    skip = EditionPolicy(when_nothing_matches="skip")
+    summary = compose_due(engine, now=now, policy=skip, corpus=CorpusCache())
+    assert (summary.editions, summary.deliveries) == (1, 0)
+    assert _edition_papers(engine, skipping) == []
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
 
 
 def test_unsettled_days_are_not_used(engine: Engine) -> None:

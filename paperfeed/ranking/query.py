@@ -29,17 +29,28 @@ WORD_WEIGHT = 1.0
 NEAR_WEIGHT = 0.25
 QUOTED_WORD_WEIGHT = 0.25
 QUOTED_PHRASE_WEIGHT = 1.0
+# For the evidence a paper must show to be picked (not for ranking), two words typed side by
+# side count as much as a word: "state space" together says more than "state" and "space"
+# apart. 0.25 here let scattered words of a topic pick papers; see bench/RANKING.md.
+EVIDENCE_NEAR_WEIGHT = 1.0
 # A liked paper becomes a topic of its most telling terms and phrases.
 LIKE_FEATURES = 12
 
 
 @dataclass(frozen=True, slots=True)
 class QueryFeature:
-    """One weighted term or phrase of a query, with the words to show when it matches."""
+    """One weighted term or phrase of a query, with the words to show when it matches.
+
+    ``weight`` ranks; ``evidence`` is the feature's weight in the evidence a paper must show
+    to be picked; ``required`` says the feature is part of the topic itself (a typed word or
+    a quoted pair), which a paper must contain to *cover* the topic.
+    """
 
     key: str
     weight: float
     display: str
+    evidence: float = 0.0
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +63,17 @@ class LikedQuery:
 
 @dataclass(frozen=True, slots=True)
 class QueryPlan:
-    """A subscriber's query rows as little-endian arrays: sizes, 64-bit hashes, weights."""
+    """A subscriber's query rows as little-endian arrays: sizes, 64-bit hashes, weights.
+
+    Topic rows carry, per feature, the ranking weight, the evidence weight and whether the
+    feature is required (1.0) or not (0.0), all float32 in the order of the hashes.
+    """
 
     topic_sizes: bytes = b""
     topic_hashes: bytes = b""
     topic_weights: bytes = b""
+    topic_evidence: bytes = b""
+    topic_required: bytes = b""
     author_hashes: bytes = b""
     exclusion_sizes: bytes = b""
     exclusion_hashes: bytes = b""
@@ -64,24 +81,36 @@ class QueryPlan:
 
 
 def topic_features(topic: Topic) -> list[QueryFeature]:
-    """The weighted features of one topic; a key met twice adds its weights."""
+    """The weighted features of one topic; a key met twice adds its weights.
+
+    Required: every typed word, and each adjacent pair of a quoted phrase (its words alone
+    are not the phrase). Pairs of unquoted words only add; they are never required.
+    """
     out: dict[str, QueryFeature] = {}
 
-    def add(key: str, weight: float, display: str) -> None:
+    def add(key: str, weight: float, evidence: float, display: str, required: bool) -> None:
         seen = out.get(key)
-        total = weight + (seen.weight if seen else 0.0)
-        out[key] = QueryFeature(key=key, weight=total, display=seen.display if seen else display)
+        out[key] = QueryFeature(
+            key=key,
+            weight=weight + (seen.weight if seen else 0.0),
+            display=seen.display if seen else display,
+            evidence=evidence + (seen.evidence if seen else 0.0),
+            required=required or (seen.required if seen else False),
+        )
 
     for run in topic.runs:
         for word in run:
-            add(word.stem, WORD_WEIGHT, word.surface)
+            add(word.stem, WORD_WEIGHT, WORD_WEIGHT, word.surface, True)
         for a, b in itertools.pairwise(run):
-            add(phrase_key(a.stem, b.stem), NEAR_WEIGHT, f'"{a.surface} {b.surface}"')
+            display = f'"{a.surface} {b.surface}"'
+            add(phrase_key(a.stem, b.stem), NEAR_WEIGHT, EVIDENCE_NEAR_WEIGHT, display, False)
     for phrase in topic.phrases:
         for word in phrase:
-            add(word.stem, QUOTED_WORD_WEIGHT, word.surface)
+            add(word.stem, QUOTED_WORD_WEIGHT, QUOTED_WORD_WEIGHT, word.surface, False)
         for a, b in itertools.pairwise(phrase):
-            add(phrase_key(a.stem, b.stem), QUOTED_PHRASE_WEIGHT, f'"{a.surface} {b.surface}"')
+            display = f'"{a.surface} {b.surface}"'
+            key = phrase_key(a.stem, b.stem)
+            add(key, QUOTED_PHRASE_WEIGHT, QUOTED_PHRASE_WEIGHT, display, True)
     return list(out.values())
 
 
@@ -149,12 +178,16 @@ def plan_query(
     topics: Sequence[Topic], exclusions: Sequence[Exclusion], authors: Sequence[AuthorQuery]
 ) -> QueryPlan:
     """Pack a subscriber's topics, exclusions and followed authors into a ``QueryPlan``."""
-    topic_sizes, topic_hashes, topic_weights = pack_rows(topic_features(t) for t in topics)
+    rows = [row for row in (topic_features(t) for t in topics) if row]
+    topic_sizes, topic_hashes, topic_weights = pack_rows(rows)
     excl_sizes, excl_hashes, excl_weights = pack_rows(exclusion_features(e) for e in exclusions)
+    flat = [f for row in rows for f in row]
     return QueryPlan(
         topic_sizes=topic_sizes,
         topic_hashes=topic_hashes,
         topic_weights=topic_weights,
+        topic_evidence=np.asarray([f.evidence for f in flat], dtype="<f4").tobytes(),
+        topic_required=np.asarray([f.required for f in flat], dtype="<f4").tobytes(),
         author_hashes=np.asarray(feature_hashes(a.key for a in authors), dtype="<i8").tobytes(),
         exclusion_sizes=excl_sizes,
         exclusion_hashes=excl_hashes,

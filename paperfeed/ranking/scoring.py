@@ -24,6 +24,12 @@ from paperfeed.ranking.stats import FloatArray
 # Topics after a subscriber's best-matching one add this share of their score. 1.0 lets a
 # paper serving several topics rank first; damping (0.3-0.7) lost nDCG on the dev split.
 OTHER_TOPICS_WEIGHT = 1.0
+# In the evidence, topics after the best one add this share: a paper partly about two of a
+# reader's topics is better evidence than a paper partly about one.
+EVIDENCE_OTHER_TOPICS = 0.5
+# A liked paper's match (0..1, the liked paper itself is 1) counts this much as evidence:
+# a match of 0.2, the old threshold, is evidence 0.08, the new one.
+LIKE_EVIDENCE_WEIGHT = 0.4
 # Each followed author on a paper adds this much (a full topic match is about 0.6-0.9).
 AUTHOR_BOOST = 0.5
 AUTHOR_CAP = 1.0
@@ -97,10 +103,69 @@ def query_matrix(
 
 
 def _times_weights(index: DayIndex, matrix: sp.csr_matrix) -> FloatArray:
-    product = matrix @ index.weights
+    return _times(matrix, index.weights)
+
+
+def _times(matrix: sp.csr_matrix, day: FloatArray | sp.csr_matrix) -> FloatArray:
+    product = matrix @ day
     if sp.issparse(product):
         product = product.toarray()
     return np.asarray(product, dtype=np.float32)
+
+
+def evidence_idf(index: DayIndex, hashes: IntArray) -> FloatArray:
+    """IDF of each feature for the evidence: a feature no stored paper has is as rare as can be.
+
+    Ranking gives such a feature IDF 0 (a typo should not dilute its topic's score); the
+    evidence must not: a quoted phrase or a word nobody has written yet is exactly what a
+    paper fails to cover, and dropping it would let the topic's other words carry it.
+    """
+    idf = index.stats.idf_table()[index.stats.buckets(hashes)]
+    n = max(index.stats.n_docs, 1)
+    rarest = np.float32(np.log1p((n - 1 + 0.5) / 1.5))
+    return np.where(idf > 0, idf, rarest).astype(np.float32)
+
+
+def topic_evidence(
+    index: DayIndex,
+    rows: tuple[IntArray, IntArray, FloatArray, FloatArray],
+) -> FloatArray:
+    """How well each paper covers each topic row, in 0..1: (rows, papers).
+
+    ``rows`` are sizes, hashes, evidence weights and required flags (``QueryPlan``). The
+    evidence is focus × coverage:
+    - coverage: the IDF-weighted share of the topic's required features (its typed words,
+      a quoted phrase's adjacent pairs) that the paper contains at all. A generic word
+      covers little of a three-word topic; a quoted phrase is covered only by the phrase;
+    - focus: the IDF- and evidence-weighted mean, over every feature of the topic (pairs of
+      words typed side by side included), of how prominently the paper uses it
+      (``DayIndex.focus``: title and repeated use count, a passing mention hardly).
+    """
+    sizes, hashes, weights, required = rows
+    n_rows = sizes.size
+    if n_rows == 0:
+        return np.zeros((0, index.n_docs), dtype=np.float32)
+    row_of = np.repeat(np.arange(n_rows), sizes)
+    idf = evidence_idf(index, hashes)
+    cols = index.columns(hashes)
+    focus = _row_normalised(index, row_of, cols, weights * idf, n_rows)
+    coverage = _row_normalised(index, row_of, cols, required * idf, n_rows)
+    out = _times(focus, index.focus)
+    out *= _times(coverage, index.present)
+    return out
+
+
+def _row_normalised(
+    index: DayIndex, row_of: IntArray, cols: IntArray, values: FloatArray, n_rows: int
+) -> sp.csr_matrix:
+    """Rows × day-features matrix of ``values``, each row divided by its total (absent too)."""
+    totals = np.bincount(row_of, weights=values, minlength=n_rows)
+    keep = (cols >= 0) & (values > 0)
+    kept_rows = row_of[keep]
+    data = (values[keep] / totals[kept_rows]).astype(np.float32)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(kept_rows, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((data, cols[keep], indptr), shape=(n_rows, index.hashes.size))
 
 
 def best_and_total(scores: FloatArray, rows_per_sub: IntArray) -> tuple[FloatArray, FloatArray]:
@@ -135,8 +200,9 @@ def _add_likes(
     interests: Sequence[Interests],
     like_rows: Mapping[str, PackedRows],
     best_total: tuple[FloatArray, FloatArray],
+    evidence: FloatArray,
 ) -> None:
-    """Fold liked-paper rows into the per-subscriber best and total arrays."""
+    """Fold liked-paper rows into the per-subscriber best, total and evidence arrays."""
     best, total = best_total
     owners: list[int] = []
     packed: list[PackedRows] = []
@@ -159,6 +225,7 @@ def _add_likes(
     owner = np.asarray(owners, dtype=np.int64)
     np.maximum.at(best, owner, scores)
     np.add.at(total, owner, scores)
+    np.maximum.at(evidence, owner, LIKE_EVIDENCE_WEIGHT * scores)
 
 
 def _excluded_by_topic(index: DayIndex, interests: Sequence[Interests]) -> npt.NDArray[np.bool_]:
@@ -211,14 +278,20 @@ class SubscriberScores:
     """Scores of a batch, shape (subscribers, papers); 0 is no relevance.
 
     ``score`` ranks: topics (each normalised to 0..1) add up, followed authors and liked
-    papers add, popularity multiplies. ``evidence`` gates: the strongest single match (one
-    topic, one liked paper or the followed authors), compared with the relevance threshold.
+    papers add, popularity multiplies. ``evidence`` gates, compared with the relevance
+    threshold: how well the paper covers the reader's topics (the best topic's
+    ``topic_evidence`` plus half of the others'), or a liked paper's match, or the followed
+    authors, whichever is strongest.
     """
 
     score: FloatArray
     evidence: FloatArray
     # Papers never to show (an excluded subject, or liked already), whatever the score.
     dropped: npt.NDArray[np.bool_]
+    # The parts of ``evidence``: the topics' coverage, and the strongest liked paper or
+    # followed authors (``evidence`` is their maximum); the hybrid ranker reweighs the first.
+    topics: FloatArray | None = None
+    personal: FloatArray | None = None
 
 
 def score_subscribers(
@@ -236,20 +309,34 @@ def score_subscribers(
     )
     rows_per_sub = np.asarray([len(p.topic_sizes) // 4 for p in plans], dtype=np.int64)
     best, total = best_and_total(_times_weights(index, query_matrix(index, rows)), rows_per_sub)
+    evidence_rows = (
+        rows[0],
+        rows[1],
+        np.frombuffer(b"".join(p.topic_evidence for p in plans), dtype="<f4"),
+        np.frombuffer(b"".join(p.topic_required for p in plans), dtype="<f4"),
+    )
+    ev_best, ev_total = best_and_total(topic_evidence(index, evidence_rows), rows_per_sub)
+    topics = ev_best + EVIDENCE_OTHER_TOPICS * (ev_total - ev_best)
+    personal = np.zeros_like(topics)
     if any(i.likes for i in interests):
         # Likes are rare: they join as extra topic rows through a slower, exact path.
-        _add_likes(index, interests, like_rows or {}, (best, total))
+        _add_likes(index, interests, like_rows or {}, (best, total), personal)
     lexical = best + OTHER_TOPICS_WEIGHT * (total - best)
     authors = _author_scores(index, interests)
     if authors is not None:
         lexical += authors
-        np.maximum(best, authors, out=best)
+        np.maximum(personal, authors, out=personal)
     score = lexical * (1.0 + POPULARITY_WEIGHT * index.popularity)[None, :]
     dropped = excluded_papers(index, interests)
     score[dropped] = 0.0
-    best[dropped] = 0.0
+    topics[dropped] = 0.0
+    personal[dropped] = 0.0
     return SubscriberScores(
-        score=score.astype(np.float32, copy=False), evidence=best, dropped=dropped
+        score=score.astype(np.float32, copy=False),
+        evidence=np.maximum(topics, personal).astype(np.float32, copy=False),
+        dropped=dropped,
+        topics=topics.astype(np.float32, copy=False),
+        personal=personal.astype(np.float32, copy=False),
     )
 
 

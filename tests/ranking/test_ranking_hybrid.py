@@ -71,7 +71,8 @@ def test_the_paper_that_says_it_in_other_words_is_found_and_explained() -> None:
     assert [p.paper_id for p in fused] == [FLASH.paper_id, HYENA.paper_id]
     reasons = {p.paper_id: p.reasons for p in fused}
     assert reasons[HYENA.paper_id] == ("similar to: efficient attention",)
-    assert reasons[FLASH.paper_id] == ("efficient attention",)  # the words said it already
+    # The words said it already ("Memory-Efficient Exact Attention": both words, apart).
+    assert reasons[FLASH.paper_id] == ("efficient attention (efficient, attention)",)
 
 
 def test_exclusions_stay_lexical_even_for_the_closest_paper() -> None:
