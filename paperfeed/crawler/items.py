@@ -267,9 +267,11 @@ class _FieldReader:
         if isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value[:64])
-                # In UTC here: an offset that moves it past year 1 or 9999 is refused now,
-                # not when the store converts it.
-                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+                aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+                # The store keeps UTC: an offset that moves it past year 1 or 9999 is refused
+                # here (OverflowError), not when the store converts it.
+                aware.astimezone(UTC)
+                return aware
             except (ValueError, OverflowError):
                 pass
         self._wrong(name, value, "an ISO 8601 time in years 1 to 9999")
