@@ -73,11 +73,10 @@ def make_ranker(
         if threshold is None:
             return LexicalRanker(stats, known=known)
         return LexicalRanker(stats, known=known, threshold=threshold)
-    from paperfeed.ranking.hybrid import HybridRanker
+    from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
 
-    if threshold is None:
-        return HybridRanker(LexicalRanker(stats, known=known), vectors)
-    return HybridRanker(LexicalRanker(stats, known=known, threshold=threshold), vectors)
+    settings = HybridSettings() if threshold is None else HybridSettings(threshold=threshold)
+    return HybridRanker(LexicalRanker(stats, known=known), vectors, settings)
 
 
 def digests(

@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         from paperfeed.ranking.encoder import MiniLMEncoder
         from paperfeed.ranking.vectors import MemoryVectors
 
-        # Thresholds at 0: every paper is ranked, as for the lexical run.
+        # Threshold at 0: every paper is ranked, as for the lexical run.
         hybrid = HybridRanker(
-            lexical, MemoryVectors(MiniLMEncoder()), HybridSettings(semantic_threshold=0.0)
+            lexical, MemoryVectors(MiniLMEncoder()), HybridSettings(threshold=0.0)
         )
         hybrid_day = hybrid.index_day(docs)
         day = hybrid_day.lexical

@@ -177,8 +177,10 @@ class Settings(BaseSettings):
         default=1.0, description="Weight of the semantic ranking in the hybrid fusion."
     )
     semantic_threshold: Annotated[float, Field(ge=0, le=1)] = Field(
-        default=0.4,
-        description="Cosine a topic must reach for a paper with no lexical match to be picked.",
+        default=0.65,
+        description="Hybrid ranker: the topic cosine (soft maximum over a reader's topics) at "
+        "which meaning alone picks a paper with no word in common; from 0.15 below it, meaning "
+        "adds evidence to the words'.",
     )
     feed_days: Annotated[int, Field(ge=1, le=60)] = Field(
         default=7, description="Newest settled days the daily and topic feeds cover."

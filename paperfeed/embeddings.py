@@ -90,10 +90,18 @@ class StoredVectors:
 
 
 def subscriber_topics(engine: Engine) -> list[str]:
-    """Every distinct topic text of the subscribers who receive editions."""
+    """Every distinct topic and exclusion text of the subscribers who receive editions.
+
+    Exclusions are embedded as topics are: the hybrid ranker drops papers close in meaning
+    to one (``ranking.semantic.excluded_by_meaning``).
+    """
     with session_scope(engine) as session:
         texts = [s.interests for s in receiving_subscribers(session)]
-    topics = {topic_text(t) for text in set(texts) for t in parse_interests(text).topics}
+    topics: set[str] = set()
+    for text in set(texts):
+        interests = parse_interests(text)
+        topics.update(topic_text(t) for t in interests.topics)
+        topics.update(e.text for e in interests.exclusions)
     return sorted(topics)
 
 

@@ -1,8 +1,10 @@
 """The hybrid ranker: lexical BM25F and sentence embeddings fused, behind ``Ranker``.
 
 Finds the paper on "sub-quadratic sequence mixing" for the reader who wrote "efficient
-attention". Everything lexical still holds: exclusions, followed authors, liked papers and
-popularity come from the lexical scorer, and a paper the lexical side drops stays dropped.
+attention", and weighs down words used by a paper about something else. Everything lexical
+still holds: exclusions, followed authors, liked papers and popularity come from the lexical
+scorer, and a paper the lexical side drops stays dropped; a paper close in meaning to an
+exclusion is dropped as well.
 Vectors come from a ``VectorSource`` (the database in the service, memory in benchmarks),
 so this module never loads a model or touches the store itself.
 """
@@ -29,9 +31,15 @@ from paperfeed.ranking.ranker import (
 )
 from paperfeed.ranking.scoring import SubscriberScores, score_subscribers
 from paperfeed.ranking.semantic import (
+    EXCLUSION_COSINE,
+    HYBRID_THRESHOLD,
     RRF_K,
+    SEMANTIC_FLOOR,
+    SEMANTIC_RAMP,
     SEMANTIC_THRESHOLD,
     TopicTable,
+    excluded_by_meaning,
+    exclusion_layout,
     fuse,
     semantic_scores,
     topic_layout,
@@ -69,6 +77,8 @@ class HybridSettings:
     semantic_weight: float = 1.0
     semantic_threshold: float = SEMANTIC_THRESHOLD
     rrf_k: int = RRF_K
+    threshold: float = HYBRID_THRESHOLD
+    exclusion_cosine: float = EXCLUSION_COSINE
 
 
 class HybridBatch(RankedBatch):
@@ -83,11 +93,21 @@ class HybridBatch(RankedBatch):
         *,
         topics: TopicTable,
         semantic_threshold: float,
+        excluded_by_meaning: npt.NDArray[np.bool_] | None = None,
     ) -> None:
         super().__init__(day.lexical, subscribers, ranked, liked)
         self._vectors = day.vectors
         self._topics = topics
         self._semantic_threshold = semantic_threshold
+        self._by_meaning = excluded_by_meaning
+
+    def excluded(self, item: int) -> frozenset[str]:
+        """Papers excluded by subject (lexical) or by meaning, or liked already."""
+        lexical = super().excluded(item)
+        if self._by_meaning is None or not self._by_meaning[item].any():
+            return lexical
+        docs = self._index.docs
+        return lexical | {docs[p].paper_id for p in np.flatnonzero(self._by_meaning[item])}
 
     def reasons(self, item: int, interests: Interests, position: int) -> tuple[str, ...]:
         """Lexical reasons, plus the closest topic when the embeddings made the match."""
@@ -97,7 +117,9 @@ class HybridBatch(RankedBatch):
             return lexical
         cosines = self._topics.vectors[rows] @ self._vectors[position]
         best = int(np.argmax(cosines))
-        if float(cosines[best]) < self._semantic_threshold:
+        # Meaning is named when it added evidence of its own, or when nothing else explains.
+        start = min(SEMANTIC_FLOOR, self._semantic_threshold - SEMANTIC_RAMP)
+        if float(cosines[best]) <= start and lexical:
             return lexical
         topic = self._topics.texts[int(rows[best])]
         if any(reason.startswith(topic) or reason.startswith(f'"{topic}"') for reason in lexical):
@@ -119,7 +141,7 @@ class HybridRanker:
         self.lexical = lexical
         self.vectors = vectors
         self.settings = settings or HybridSettings()
-        self.threshold = lexical.threshold
+        self.threshold = self.settings.threshold
 
     def index_day(self, papers: Sequence[Document]) -> HybridDay:
         """The lexical index and the papers' vectors (stored ones, or computed now)."""
@@ -131,15 +153,23 @@ class HybridRanker:
         texts, rows, sizes = topic_layout(subscribers)
         return TopicTable(tuple(texts), self.vectors.topic_vectors(texts), rows, sizes)
 
+    def exclusion_table(self, subscribers: Sequence[Interests]) -> TopicTable:
+        """Every distinct exclusion of the batch with its vector (embedded as topics are)."""
+        texts, rows, sizes = exclusion_layout(subscribers)
+        return TopicTable(tuple(texts), self.vectors.topic_vectors(texts), rows, sizes)
+
     def rank(
         self, day: HybridDay, subscribers: Sequence[Interests], *, top_k: int = DEFAULT_TOP_K
     ) -> HybridBatch:
-        """Per subscriber, up to ``top_k`` papers with lexical or semantic evidence, best first."""
+        """Per subscriber, up to ``top_k`` papers whose fused evidence reaches the threshold."""
         liked = self.lexical.liked(day.lexical, subscribers)
         like_rows = packed_likes(liked)
         topics = self.topic_table(subscribers)
         weights = topic_weights(topics, day.vectors)
         knobs = self.settings
+        by_meaning = excluded_by_meaning(
+            self.exclusion_table(subscribers), day.vectors, cosine=knobs.exclusion_cosine
+        )
 
         def score(chunk: slice) -> SubscriberScores:
             lexical = score_subscribers(day.lexical, subscribers[chunk], like_rows=like_rows)
@@ -147,10 +177,11 @@ class HybridRanker:
             return fuse(
                 lexical,
                 semantic,
-                lexical_threshold=self.threshold,
+                threshold=self.threshold,
                 semantic_threshold=knobs.semantic_threshold,
                 weights=(knobs.lexical_weight, knobs.semantic_weight),
                 rrf_k=knobs.rrf_k,
+                excluded=by_meaning[chunk],
             )
 
         ranked = top_in_chunks(
@@ -158,7 +189,7 @@ class HybridRanker:
             self.lexical.chunk_size,
             score,
             top_k=min(top_k, day.n_docs),
-            threshold=1.0,  # fuse() scales both evidences so that 1 is their threshold
+            threshold=self.threshold,
         )
         return HybridBatch(
             day,
@@ -167,4 +198,5 @@ class HybridRanker:
             liked,
             topics=topics,
             semantic_threshold=knobs.semantic_threshold,
+            excluded_by_meaning=by_meaning,
         )

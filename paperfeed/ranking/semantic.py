@@ -3,10 +3,13 @@
 A subscriber's semantic score for a paper is a soft maximum over their topics of the cosine
 between topic and paper embeddings: close to the best topic, nudged up when several topics
 agree (a temperature of 0.1; on the dev judgments 0.05-0.2 all beat the hard maximum and the
-mean). It is fused with the lexical score by reciprocal rank (each subscriber's two rankings
-of the day, 1 / (k + rank)), which needs no calibration between a BM25F score and a cosine.
-The semantic evidence a paper must show to be picked without a lexical match is its best
-single topic's cosine. Knows nothing of the database or of the model that made the vectors.
+mean). For the order it is fused with the lexical score by reciprocal rank (each
+subscriber's two rankings of the day, 1 / (k + rank)), which needs no calibration between a
+BM25F score and a cosine. For the evidence the threshold applies to, meaning counts in
+three ways: it scales the lexical topic evidence (words used in a paper about something
+else count less), it adds evidence of its own above a high cosine, and a paper close in
+meaning to one of the reader's exclusions is dropped. Knows nothing of the database or of
+the model that made the vectors.
 """
 
 from __future__ import annotations
@@ -26,9 +29,28 @@ IntArray = npt.NDArray[np.int64]
 TEMPERATURE = 0.1
 # The usual reciprocal-rank constant; 20-60 gave the same nDCG on the dev split.
 RRF_K = 60
-# A paper with no lexical match is picked when one topic's cosine reaches this. On the dev
-# judgments the median relevant pair scores 0.43 and 95% of the irrelevant ones below 0.38.
-SEMANTIC_THRESHOLD = 0.4
+# The hybrid's relevance threshold, on the evidence ``fuse`` computes (bench/RANKING.md has
+# the precision-recall curve it was read from, on the dev days).
+HYBRID_THRESHOLD = 0.075
+# The soft-maximum cosine at which lexical topic evidence counts fully: it is multiplied by
+# sqrt(cosine / this), more than 1 above it. Below ``SEMANTIC_SCALE_MIN`` the cosine is read as
+# that much, so meaning takes at most 30% off what the words say: a topic the model does not
+# know (a new acronym) cannot veto a paper that uses its words. On the dev judgments the
+# median relevant pair has 0.45, irrelevant ones 0.21.
+SEMANTIC_REFERENCE = 0.5
+SEMANTIC_SCALE_MIN = 0.25
+# Above this soft-maximum cosine meaning adds evidence of its own, rising linearly to the
+# threshold at ``SEMANTIC_THRESHOLD``: that cosine picks a paper with no word in common. A
+# semantic threshold set lower moves the start of the ramp down with it (it starts
+# ``SEMANTIC_RAMP`` below the threshold, never above ``SEMANTIC_FLOOR``).
+SEMANTIC_FLOOR = 0.5
+SEMANTIC_THRESHOLD = 0.65
+SEMANTIC_RAMP = 0.15
+# A paper whose cosine with one of the reader's exclusions reaches this is dropped, as a
+# paper whose main subject is the excluded word is: "-vision" then also drops the Mamba
+# paper on object detection that never writes "vision". On the dev judgments no relevant
+# paper is above 0.16 with its profile's exclusions, and 10% of the irrelevant ones above 0.27.
+EXCLUSION_COSINE = 0.25
 
 
 def topic_text(topic: Topic) -> str:
@@ -61,6 +83,33 @@ class TopicTable:
         """Row indices of one subscriber's topics."""
         start = int(self.starts[subscriber])
         return self.rows[start : start + int(self.sizes[subscriber])]
+
+
+def exclusion_layout(subscribers: Sequence[Interests]) -> tuple[list[str], IntArray, IntArray]:
+    """The unique exclusion texts of a batch, and each subscriber's rows into them."""
+    unique: dict[str, int] = {}
+    rows: list[int] = []
+    sizes: list[int] = []
+    for interests in subscribers:
+        sizes.append(len(interests.exclusions))
+        rows.extend([unique.setdefault(e.text, len(unique)) for e in interests.exclusions])
+    return list(unique), np.asarray(rows, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
+
+
+def excluded_by_meaning(
+    table: TopicTable, papers: FloatArray, *, cosine: float = EXCLUSION_COSINE
+) -> npt.NDArray[np.bool_]:
+    """(subscribers, papers): papers whose cosine with one of the subscriber's exclusions
+    reaches ``cosine``. ``table`` lists the batch's exclusions as ``TopicTable`` lists topics.
+    """
+    n_subs, n_docs = table.sizes.size, papers.shape[0]
+    if table.rows.size == 0 or n_docs == 0:
+        return np.zeros((n_subs, n_docs), dtype=np.bool_)
+    close = np.asarray(table.vectors @ papers.T, dtype=np.float32) >= cosine
+    owner = np.repeat(np.arange(n_subs), table.sizes)
+    out = np.zeros((n_subs, n_docs), dtype=np.bool_)
+    np.logical_or.at(out, owner, close[table.rows])
+    return out
 
 
 def topic_layout(subscribers: Sequence[Interests]) -> tuple[list[str], IntArray, IntArray]:
@@ -133,29 +182,48 @@ def _reciprocal_ranks(scores: FloatArray, k: int) -> FloatArray:
     return np.where(scores > 0, 1.0 / (k + ranks), 0.0).astype(np.float32)
 
 
+def semantic_evidence(
+    soft: FloatArray, *, threshold: float, semantic_threshold: float = SEMANTIC_THRESHOLD
+) -> FloatArray:
+    """Evidence meaning adds on its own: 0 up to the ramp's start (``SEMANTIC_FLOOR`` by
+    default), ``threshold`` at ``semantic_threshold`` (so that cosine alone picks a paper),
+    linear in between and above.
+    """
+    start = min(SEMANTIC_FLOOR, semantic_threshold - SEMANTIC_RAMP)
+    slope = threshold / max(semantic_threshold - start, 1e-6)
+    out: FloatArray = (slope * np.clip(soft - start, 0.0, None)).astype(np.float32)
+    return out
+
+
 def fuse(
     lexical: SubscriberScores,
     semantic: SemanticScores,
     *,
-    lexical_threshold: float,
+    threshold: float = HYBRID_THRESHOLD,
     semantic_threshold: float = SEMANTIC_THRESHOLD,
     weights: tuple[float, float] = (1.0, 1.0),
     rrf_k: int = RRF_K,
+    excluded: npt.NDArray[np.bool_] | None = None,
 ) -> SubscriberScores:
-    """Reciprocal-rank fusion of the two scores; evidence scaled so the threshold is 1.
+    """Reciprocal-rank fusion of the two scores, and the evidence the threshold applies to.
 
-    A paper qualifies when its lexical evidence reaches the lexical threshold or its best
-    topic's cosine reaches the semantic one. Papers the lexical scorer dropped (excluded
-    subjects, liked already) carry evidence 0 there and stay dropped: exclusions are lexical.
+    Evidence: the lexical topic evidence × sqrt(max(soft cosine, ``SEMANTIC_SCALE_MIN``) /
+    ``SEMANTIC_REFERENCE``), plus
+    ``semantic_evidence``; a liked paper or followed authors count as in the lexical ranker.
+    Papers the lexical scorer dropped (excluded subjects, liked already) stay dropped, and so
+    do papers ``excluded`` by meaning (``excluded_by_meaning``).
     """
     lexical_weight, semantic_weight = weights
     score = lexical_weight * _reciprocal_ranks(lexical.score, rrf_k)
     score += semantic_weight * _reciprocal_ranks(semantic.soft, rrf_k)
-    evidence = np.maximum(
-        lexical.evidence / max(lexical_threshold, 1e-9),
-        semantic.best / max(semantic_threshold, 1e-9),
+    topics = lexical.topics if lexical.topics is not None else lexical.evidence
+    scale = np.sqrt(np.maximum(semantic.soft, SEMANTIC_SCALE_MIN) / SEMANTIC_REFERENCE)
+    evidence = topics * scale + semantic_evidence(
+        semantic.soft, threshold=threshold, semantic_threshold=semantic_threshold
     )
-    dropped = lexical.dropped
+    if lexical.personal is not None:
+        np.maximum(evidence, lexical.personal, out=evidence)
+    dropped = lexical.dropped if excluded is None else lexical.dropped | excluded
     score[dropped] = 0.0
     evidence[dropped] = 0.0
     return SubscriberScores(score=score, evidence=evidence.astype(np.float32), dropped=dropped)

@@ -84,7 +84,9 @@ def test_exclusions_stay_lexical_even_for_the_closest_paper() -> None:
 
 
 def test_a_paper_neither_words_nor_meaning_support_is_not_picked() -> None:
-    _, hybrid, _ = _rankers()
+    # With meaning alone picking from a cosine of 0.55 (the fake encoder puts the vision
+    # paper at 0.57 from "efficient attention", Hyena at 0.90, the protein paper below 0).
+    _, hybrid, _ = _rankers(HybridSettings(semantic_threshold=0.55))
     picks = hybrid.rank(hybrid.index_day(DAY), [parse_interests("efficient attention")])
 
     assert PROTEIN.paper_id not in {p.paper_id for p in picks.select(0)}
@@ -144,3 +146,46 @@ def test_vectors_survive_the_float16_round_trip() -> None:
 def test_a_corrupt_stored_vector_is_an_error_not_a_wrong_score() -> None:
     with pytest.raises(ValueError, match="reshape"):
         from_blobs([b"\x00" * 10], 384)
+
+
+IMAGES = Document(
+    paper_id="2402.00001",
+    title="Sub-quadratic Sequence Mixing for Image Classification",
+    abstract="We replace attention with sub-quadratic sequence mixing over image patches and "
+    "match the accuracy of attention at a fraction of the cost on ImageNet.",
+    upvotes=500,
+)
+
+
+def test_a_paper_close_in_meaning_to_an_exclusion_is_dropped_from_picks_and_trending() -> None:
+    day = (*DAY, IMAGES)
+    encoder = FakeEncoder()
+    lexical = LexicalRanker(TermStats.from_documents(day))
+    hybrid = HybridRanker(lexical, MemoryVectors(encoder))
+    interests = [parse_interests(INTERESTS), parse_interests("efficient attention")]
+
+    ranked = hybrid.rank(hybrid.index_day(day), interests)
+
+    # "vision" is nowhere in its text (no lexical exclusion), but it is about images.
+    assert not lexical.rank(lexical.index_day(day), interests[:1]).excluded(0) & {IMAGES.paper_id}
+    assert IMAGES.paper_id not in {p.paper_id for p in ranked.select(0)}
+    assert IMAGES.paper_id in ranked.excluded(0)  # so not "also trending" either
+    assert IMAGES.paper_id in {p.paper_id for p in ranked.select(1)}  # no exclusion: picked
+    assert "vision" in encoder.encoded  # the exclusion was embedded like a topic
+
+
+def test_meaning_alone_picks_from_the_semantic_threshold_and_weighs_the_words() -> None:
+    _, hybrid, _ = _rankers()
+    day = hybrid.index_day(DAY)
+    topics = hybrid.topic_table([parse_interests("efficient attention")])
+    cosines = topics.vectors @ day.vectors.T
+    hyena = day.lexical.positions[HYENA.paper_id]
+    # Hyena shares no word with the topic; its cosine (0.90 with the fake encoder) is above
+    # the default semantic threshold (0.65), so meaning alone picks it.
+    assert cosines[0, hyena] > HybridSettings().semantic_threshold
+    picks = hybrid.rank(day, [parse_interests("efficient attention")]).select(0)
+    assert HYENA.paper_id in {p.paper_id for p in picks}
+    # Raised above its cosine, meaning alone no longer does.
+    _, strict, _ = _rankers(HybridSettings(semantic_threshold=0.95))
+    picks = strict.rank(strict.index_day(DAY), [parse_interests("efficient attention")]).select(0)
+    assert HYENA.paper_id not in {p.paper_id for p in picks}

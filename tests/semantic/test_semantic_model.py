@@ -97,7 +97,7 @@ def test_efficient_attention_finds_sub_quadratic_sequence_mixing(encoder: MiniLM
     cosines = [float(topic @ paper) for paper in papers]
     lexical = LexicalRanker(TermStats.from_documents(docs))
     # A short topic and a long abstract score modestly with this small model (0.33 here):
-    # meaning alone admits a paper from the threshold set below (default 0.4, see README).
+    # meaning alone admits a paper from the threshold set below (default 0.65, see README).
     hybrid = HybridRanker(lexical, MemoryVectors(encoder), HybridSettings(semantic_threshold=0.3))
     interests = [parse_interests("efficient attention")]
 
