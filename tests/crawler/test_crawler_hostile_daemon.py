@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from cycle_samples import free_port
 from hostile_day import hostile_hf
 
 PAPERFEED = [sys.executable, "-m", "paperfeed"]
 FAR_SCHEDULE = "0 0 1 1 *"  # no scheduled crawl during the test: only the first one
 CRAWL_TIMEOUT = 120.0
+
+pytestmark = pytest.mark.slow  # real processes, several seconds each
 
 
 def _records(log: Path) -> list[dict[str, Any]]:

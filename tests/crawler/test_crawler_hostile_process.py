@@ -38,6 +38,8 @@ PAPERFEED = [sys.executable, "-m", "paperfeed"]
 FIRST, LAST = "2026-09-28", AFTER_DAY.isoformat()
 RANK_BUDGET_SECONDS = 60.0  # a stored hostile day ranks in about a second here
 
+pytestmark = pytest.mark.slow  # real processes, several seconds each
+
 
 @pytest.fixture
 def fake() -> Iterator[HostileHF]:

@@ -32,6 +32,8 @@ SLOW_CLIENTS = 200
 HUGE_HEADER_BYTES = 1_000_000_000  # what the sender would send if nobody stopped it
 START = b"GET /healthz HTTP/1.1\r\nHost: paperfeed\r\nX-Padding: "
 
+pytestmark = pytest.mark.slow  # real processes, several seconds each
+
 
 @dataclass
 class Served:
