@@ -770,6 +770,12 @@ def subscribers_remove(
         if subscriber is None:
             raise InputError(f"{address} is not subscribed")
         remove_subscriber(session, subscriber)
+    settings = _settings()
+    if settings.smtp_url is None:
+        from paperfeed.mailer.files import remove_mail_to
+
+        # Mail waiting in the file outbox is theirs too: nothing of them stays behind.
+        remove_mail_to(settings.outbox_dir, subscriber.email)
     out.print(f"removed {address}", highlight=False)
 
 

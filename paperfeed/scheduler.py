@@ -35,6 +35,7 @@ from paperfeed.crawl_job import CrawlSummary, crawl_days, due_days, pacer_for, p
 from paperfeed.crawler.client import make_client
 from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.embeddings import embed_pending, subscriber_topics
+from paperfeed.mailer.files import remove_mail_to
 from paperfeed.mailer.worker import send_once
 from paperfeed.startup import public_address
 from paperfeed.store.db import database_error_reason, database_unavailable, session_scope
@@ -126,6 +127,9 @@ class Jobs:
                 session, now=now, older_than=timedelta(hours=self.settings.confirm_hours)
             )
             pruned = prune_crawl_runs(session, now=now, keep=KEEP_CRAWL_LOGS)
+        if expired and self.settings.smtp_url is None:
+            # Their confirmation mail sits in the file outbox: it goes with them.
+            remove_mail_to(self.settings.outbox_dir, *expired)
         stale_topics = 0
         if self.corpus.hybrid is not None:
             topics = subscriber_topics(self.engine)
@@ -134,7 +138,7 @@ class Jobs:
         analyze(self.engine)
         log.info(
             "housekeeping.done",
-            signups_expired=expired,
+            signups_expired=len(expired),
             crawl_runs_pruned=pruned,
             topic_vectors_pruned=stale_topics,
         )

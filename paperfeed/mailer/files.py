@@ -121,13 +121,16 @@ class FileTransport:
             os.close(fd)
 
 
-def remove_mail_to(directory: Path, address: str) -> int:
-    """Delete every ``.eml`` in ``directory`` whose To: is ``address``; how many went.
+def remove_mail_to(directory: Path, *addresses: str) -> int:
+    """Delete every ``.eml`` in ``directory`` whose To: is one of ``addresses``; how many went.
 
     Names come from Message-IDs, which say nothing of the recipient, so each file's header
-    block is read; a file that vanished or cannot be parsed meanwhile is left alone.
+    block is read (once, for all the addresses); a file that vanished or cannot be parsed
+    meanwhile is left alone.
     """
-    wanted = address.strip().lower()
+    wanted = {address.strip().lower() for address in addresses}
+    if not wanted:
+        return 0
     try:
         entries = [e for e in os.scandir(directory) if e.name.endswith(".eml")]
     except FileNotFoundError:
@@ -142,7 +145,7 @@ def remove_mail_to(directory: Path, address: str) -> int:
     return removed
 
 
-def _addressed_to(path: Path, wanted: str) -> bool:
+def _addressed_to(path: Path, wanted: set[str]) -> bool:
     try:
         with open(path, "rb") as handle:
             head = handle.read(HEADER_BYTES)
@@ -151,4 +154,4 @@ def _addressed_to(path: Path, wanted: str) -> bool:
     headers = BytesHeaderParser(policy=default_policy).parsebytes(head.split(b"\r\n\r\n")[0])
     to = headers.get("To")
     addresses = getattr(to, "addresses", ())
-    return any(a.addr_spec.lower() == wanted for a in addresses)
+    return any(a.addr_spec.lower() in wanted for a in addresses)

@@ -45,15 +45,18 @@ class EditionEntry:
     upvotes: int
 
 
-def expire_pending(session: Session, *, now: datetime, older_than: timedelta) -> int:
-    """Delete sign-ups still unconfirmed ``older_than`` after they were made; returns how many."""
-    result = session.execute(
-        delete(Subscriber).where(
-            col(Subscriber.status) == SubscriberStatus.PENDING,
-            col(Subscriber.created_at) < now - older_than,
-        )
+def expire_pending(session: Session, *, now: datetime, older_than: timedelta) -> list[str]:
+    """Delete sign-ups still unconfirmed ``older_than`` after they were made; their addresses."""
+    expired = (
+        col(Subscriber.status) == SubscriberStatus.PENDING,
+        col(Subscriber.created_at) < now - older_than,
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    # Read first, then delete the same rows: the addresses let the caller remove their
+    # confirmation mail from a file outbox (nothing of them may stay behind).
+    addresses = list(session.exec(select(Subscriber.email).where(*expired)).all())
+    if addresses:
+        session.execute(delete(Subscriber).where(*expired))
+    return addresses
 
 
 def reactivate(session: Session, subscriber: Subscriber, *, now: datetime) -> Subscriber:

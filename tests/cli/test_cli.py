@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,28 @@ def test_a_database_that_stops_answering_mid_command_is_one_line(
     assert "run the command again" in result.output
     assert "Traceback" not in result.output
     assert "UPDATE" not in result.output  # no SQL in front of the user
+
+
+def test_removing_a_subscriber_removes_their_mail_from_the_file_outbox(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = _env(database_url, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    for address in ("ada@example.com", "grace@example.com"):
+        # Without --confirmed each gets the confirmation mail; no SMTP: the file outbox.
+        added = runner.invoke(
+            app, ["subscribers", "add", address, "--interests", "state space models"], env=env
+        )
+        assert added.exit_code == 0, added.output
+    outbox = tmp_path / "var" / "outbox"
+
+    def recipients() -> list[str]:
+        return sorted(
+            str(message_from_bytes(p.read_bytes(), policy=policy.default)["To"])
+            for p in outbox.glob("*.eml")
+        )
+
+    assert recipients() == ["ada@example.com", "grace@example.com"]
+    removed = runner.invoke(app, ["subscribers", "remove", "ada@example.com"], env=env)
+    assert removed.exit_code == 0, removed.output
+    assert recipients() == ["grace@example.com"]

@@ -101,7 +101,7 @@ def test_unconfirmed_sign_ups_expire_and_confirmed_ones_stay(engine: Engine) -> 
         removed = expire_pending(
             session, now=t0 + timedelta(hours=49), older_than=timedelta(hours=48)
         )
-    assert removed == 1
+    assert removed == ["old@example.com"]
     with session_scope(engine) as session:
         assert find_by_email(session, "old@example.com") is None
         kept = find_by_email(session, "new@example.com")

@@ -150,9 +150,15 @@ def test_housekeeping_expires_unconfirmed_signups_and_old_crawl_logs(
                 listing_date=date(2026, 9, 27), started_at=now - timedelta(days=1), status="ok"
             )
         )
+    # Their confirmation mails wait in the file outbox (no SMTP configured).
+    settings.outbox_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("old", "new", "kept"):
+        mail = f"To: {name}@example.com\r\nSubject: confirm\r\n\r\nhello\r\n"
+        (settings.outbox_dir / f"{name}.eml").write_bytes(mail.encode())
     Jobs(settings, engine, now=lambda: now).housekeeping()
     with session_scope(engine) as session:
         emails = {s.email for s in session.exec(select(Subscriber))}
         runs = session.exec(select(func.count()).select_from(CrawlRun)).one()
     assert emails == {"new@example.com", "kept@example.com"}
     assert runs == 1
+    assert sorted(p.name for p in settings.outbox_dir.glob("*.eml")) == ["kept.eml", "new.eml"]
