@@ -210,3 +210,17 @@ def test_hybrid_beats_lexical_by_at_least_two_points_of_ndcg(tmp_path: Path) -> 
 
     assert lexical >= 0.85
     assert hybrid >= lexical + 0.02, f"hybrid {hybrid:.3f} vs lexical {lexical:.3f}"
+
+
+@pytest.mark.slow
+def test_hybrid_digests_are_more_precise_than_lexical_at_the_same_recall(tmp_path: Path) -> None:
+    from ranking.test_ranking_digests import digest_scores
+
+    lexical = digest_scores(tmp_path / "lexical.jsonl", "lexical")
+    hybrid = digest_scores(tmp_path / "hybrid.jsonl", "hybrid")
+
+    # bench/RANKING.md: 0.690 / 0.806 / 0.5 against 0.619 / 0.812 / 0.8 (issue 15 asks
+    # 0.70 at recall 0.85, out of reach with this model: RANKING.md says why).
+    assert hybrid["precision"] >= lexical["precision"] + 0.05, (hybrid, lexical)
+    assert hybrid["recall"] >= 0.80, hybrid
+    assert hybrid["junk"] <= 0.5, hybrid
