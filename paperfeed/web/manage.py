@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.digest import EditionPolicy
@@ -43,13 +44,18 @@ NOT_FOUND = (
 )
 
 
-def _subscriber(state: AppState, token: str) -> Subscriber:
-    with session_scope(state.engine) as session:
-        subscriber = find_by_token(session, token)
+def _known(session: Session, token: str) -> Subscriber:
+    """The subscriber whose pages ``token`` opens, or the 404 page."""
+    subscriber = find_by_token(session, token)
     if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
         # A pending sign-up has no pages yet: its token is only revealed by confirming.
         raise PageError(404, NOT_FOUND, title="Unknown link")
     return subscriber
+
+
+def _subscriber(state: AppState, token: str) -> Subscriber:
+    with session_scope(state.engine) as session:
+        return _known(session, token)
 
 
 def _preferences(
@@ -140,9 +146,7 @@ async def save_preferences(request: Request, token: str, state: AppStateDep) -> 
         # Read-then-write: on SQLite take the write lock at BEGIN, or simultaneous posts
         # fail with "database is locked" (a 500) instead of waiting their turn.
         with session_scope(state.engine, write_lock=True) as session:
-            subscriber = find_by_token(session, token)
-            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
-                raise PageError(404, NOT_FOUND, title="Unknown link")
+            subscriber = _known(session, token)
             update_preferences(
                 session,
                 subscriber,
@@ -166,9 +170,7 @@ async def resubscribe(request: Request, token: str, state: AppStateDep) -> Respo
 
     def again() -> None:
         with session_scope(state.engine, write_lock=True) as session:
-            subscriber = find_by_token(session, token)
-            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
-                raise PageError(404, NOT_FOUND, title="Unknown link")
+            subscriber = _known(session, token)
             reactivate(session, subscriber, now=state.clock())
 
     await run_in_threadpool(again)
@@ -216,9 +218,7 @@ async def reset_feed(request: Request, token: str, state: AppStateDep) -> Respon
 
     def reset() -> str:
         with session_scope(state.engine, write_lock=True) as session:
-            subscriber = find_by_token(session, token)
-            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
-                raise PageError(404, NOT_FOUND, title="Unknown link")
+            subscriber = _known(session, token)
             return rotate_feed_token(session, subscriber, now=state.clock())
 
     _forget_feed(state, await run_in_threadpool(reset))
@@ -233,9 +233,7 @@ async def reset_link(request: Request, token: str, state: AppStateDep) -> Respon
 
     def reset() -> str:
         with session_scope(state.engine, write_lock=True) as session:
-            subscriber = find_by_token(session, token)
-            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
-                raise PageError(404, NOT_FOUND, title="Unknown link")
+            subscriber = _known(session, token)
             return rotate_token(session, subscriber, now=state.clock()).token
 
     new_token = await run_in_threadpool(reset)
@@ -268,9 +266,7 @@ async def unsubscribe_one_click(request: Request, token: str, state: AppStateDep
 
     def leave() -> str:
         with session_scope(state.engine, write_lock=True) as session:
-            subscriber = find_by_token(session, token)
-            if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
-                raise PageError(404, NOT_FOUND, title="Unknown link")
+            subscriber = _known(session, token)
             unsubscribe_now(session, subscriber, now=state.clock())
             return subscriber.email
 
