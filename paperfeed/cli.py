@@ -518,28 +518,39 @@ def rank(
     limit: Annotated[int, typer.Option(min=1, help="How many papers to show.")] = 10,
 ) -> None:
     """Rank a day's papers for some interests and explain each score."""
+    from dataclasses import replace
+
     from rich.table import Table
 
     from paperfeed.cli_interests import usable_interests
-    from paperfeed.corpus import CorpusCache, to_document
+    from paperfeed.corpus import CorpusCache
+    from paperfeed.digest import EditionPolicy, listed_on, pick_papers
     from paperfeed.store.db import session_scope
-    from paperfeed.store.papers import latest_listing_day, papers_on
+    from paperfeed.store.papers import latest_listing_day
 
-    _, parsed = usable_interests(interests)
+    text, parsed = usable_interests(interests)
     for line in parsed.describe():
         out.print(f"understood {terminal_text(line)}", highlight=False, soft_wrap=True)
+    settings = _settings()
     with _store() as engine:
         with session_scope(engine) as session:
             listing_day = _day(day, "--date") if day else latest_listing_day(session)
             if listing_day is None:
                 raise InputError("no papers are stored yet: run `paperfeed crawl` first")
-            rows = papers_on(session, listing_day)
-        ranker = CorpusCache.for_settings(_settings()).ranker(engine)
-        docs = [to_document(paper, upvotes=listing.upvotes) for paper, listing in rows]
-        picked = (
-            ranker.rank(ranker.index_day(docs), [parsed], top_k=limit).select(0) if docs else ()
+        # Compose's own choice (pick_papers) among the day's list, matches only.
+        policy = replace(EditionPolicy.from_settings(settings), also_trending=0)
+        picks = pick_papers(
+            engine,
+            CorpusCache.for_settings(settings),
+            interests=text,
+            local_date=listing_day,
+            policy=policy,
+            max_papers=limit,
+            listed=listed_on(engine, listing_day),
         )
-    titles = {paper.arxiv_id: paper.title for paper, _ in rows}
+    rows = picks.listed
+    picked = picks.selection.matched
+    titles = {p.paper.arxiv_id: p.paper.title for p in rows}
     table = Table("score", "paper", "title", "why")
     for scored in picked:
         table.add_row(  # cells are rich markup: upstream titles and reasons are escaped
@@ -550,8 +561,7 @@ def rank(
         )
     out.print(table)
     out.print(
-        f"{len(picked)} of {len(rows)} papers of {listing_day} match "
-        f"(threshold {ranker.threshold})",
+        f"{len(picked)} of {len(rows)} papers of {listing_day} match (threshold {picks.threshold})",
         highlight=False,
     )
 

@@ -37,6 +37,7 @@ from paperfeed.store.editions import (
     write_editions,
 )
 from paperfeed.store.models import Frequency, Subscriber
+from paperfeed.store.papers import papers_on
 
 log = structlog.get_logger("paperfeed.compose")
 
@@ -212,12 +213,15 @@ def _compose_batch(
     summary: ComposeSummary,
 ) -> None:
     ids = [d.subscriber.id or 0 for d in batch]
-    since = min(d.local_date - timedelta(days=_lookback(policy, d.subscriber)) for d in batch)
+    since = min(
+        d.local_date - timedelta(days=lookback_days(policy, d.subscriber.frequency)) for d in batch
+    )
     until = max(d.local_date for d in batch)
     with session_scope(engine) as session:
         listed = settled_papers(session, since=since, until=until)
     # Ranked outside a transaction: the hybrid ranker stores vectors it had to compute, and
     # on SQLite a write from another connection would leave this one's snapshot stale.
+    ranked: Ranking | None = None
     if listed:
         # Keyed by the papers and their votes, so a batch that read other papers (another
         # look-back window, a crawl in between) gets an index of its own.
@@ -241,18 +245,15 @@ def _compose_batch(
         # then its first few eligible papers, not a sort of its own.
         by_votes = by_upvotes((p.paper.arxiv_id, p.upvotes) for p in listed)
         for row, item in enumerate(batch):
-            eligible = _eligible(
-                item, listed, previous.get(ids[row]), already.get(ids[row], set()), policy
-            )
-            if not eligible:
-                plans.append(PlannedEdition(ids[row], item.local_date, (), deliver=False))
-                summary.nothing += 1
-                continue
-            selection = select_papers(
+            eligible, selection = choose_papers(
                 ranked,
                 row,
-                eligible=eligible,
+                listed=listed,
                 by_votes=by_votes,
+                local_date=item.local_date,
+                frequency=item.subscriber.frequency,
+                previous=previous.get(ids[row]),
+                sent=already.get(ids[row], set()),
                 max_papers=item.subscriber.max_papers,
                 policy=policy,
             )
@@ -263,7 +264,7 @@ def _compose_batch(
             plans.append(
                 PlannedEdition(ids[row], item.local_date, selection.papers, selection.deliver)
             )
-            if now - item.send_at > timedelta(hours=1):
+            if eligible and now - item.send_at > timedelta(hours=1):
                 summary.caught_up.append(f"{item.subscriber.email} {item.local_date}")
         summary.editions += write_editions(session, plans, now=now)
     for plan in plans:
@@ -272,26 +273,27 @@ def _compose_batch(
             summary.papers += len(plan.papers)
 
 
-def _lookback(policy: EditionPolicy, subscriber: Subscriber) -> int:
+def lookback_days(policy: EditionPolicy, frequency: str) -> int:
     """Days an edition may reach back: a weekly edition always covers at least its week."""
-    if subscriber.frequency == Frequency.WEEKLY:
+    if frequency == Frequency.WEEKLY:
         return max(policy.lookback_days, 7)
     return policy.lookback_days
 
 
-def _eligible(
-    item: Due,
-    listed: Sequence[ListedPaper],
+def eligible_papers(
+    listed: Iterable[ListedPaper],
+    *,
+    local_date: date,
+    lookback: int,
     previous: datetime | None,
-    sent: set[str],
-    policy: EditionPolicy,
+    sent: Container[str],
 ) -> dict[str, ListedPaper]:
     """Papers of days that settled since the previous edition, in the window, never sent."""
-    earliest = item.local_date - timedelta(days=_lookback(policy, item.subscriber))
+    earliest = local_date - timedelta(days=lookback)
     return {
         p.paper.arxiv_id: p
         for p in listed
-        if earliest <= p.listing_date <= item.local_date
+        if earliest <= p.listing_date <= local_date
         and (previous is None or p.settled_at > previous)
         and p.paper.arxiv_id not in sent
     }
@@ -352,3 +354,141 @@ def select_papers(
             trending.append(PlannedPaper(paper_id, "trending", 0.0, (f"{upvotes} upvotes",)))
     deliver = bool(matched) or (policy.when_nothing_matches == "trending" and bool(trending))
     return Selection(matched, tuple(trending), deliver)
+
+
+def choose_papers(
+    ranked: Ranking | None,
+    row: int,
+    *,
+    listed: Sequence[ListedPaper],
+    by_votes: Sequence[tuple[str, int]],
+    local_date: date,
+    frequency: str,
+    previous: datetime | None,
+    sent: Container[str],
+    max_papers: int,
+    policy: EditionPolicy,
+) -> tuple[dict[str, ListedPaper], Selection]:
+    """Eligibility then ``select_papers``: the one rule for what an edition holds.
+
+    ``listed`` are the settled papers read for the edition (``ranked`` ranks them; None when
+    there are none); ``previous`` is when the reader's last edition was made and ``sent``
+    what they were sent (the ledger); both are empty for interest text with no subscriber.
+    Compose, ``pick_papers`` (previews, ``paperfeed rank``) all choose here.
+    """
+    eligible = eligible_papers(
+        listed,
+        local_date=local_date,
+        lookback=lookback_days(policy, frequency),
+        previous=previous,
+        sent=sent,
+    )
+    if not eligible or ranked is None:
+        return eligible, Selection((), (), deliver=False)
+    selection = select_papers(
+        ranked,
+        row,
+        eligible=eligible,
+        by_votes=by_votes,
+        max_papers=max_papers,
+        policy=policy,
+    )
+    return eligible, selection
+
+
+@dataclass(frozen=True, slots=True)
+class Picks:
+    """What an edition for ``local_date`` would hold, and what it was chosen from."""
+
+    interests: Interests
+    local_date: date
+    since: date
+    listed: tuple[ListedPaper, ...]
+    eligible: dict[str, ListedPaper]
+    selection: Selection
+    threshold: float
+
+
+def local_today(timezone: str, now: datetime) -> date:
+    """The date it is at ``now`` in the IANA ``timezone`` (a subscriber's edition date)."""
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def pick_papers(
+    engine: Engine,
+    corpus: CorpusCache,
+    *,
+    interests: str,
+    local_date: date,
+    policy: EditionPolicy,
+    subscriber: Subscriber | None = None,
+    max_papers: int | None = None,
+    listed: Sequence[ListedPaper] | None = None,
+) -> Picks:
+    """The papers an edition for ``local_date`` would give ``interests``; nothing is written.
+
+    With a ``subscriber``: their frequency's look-back, their previous edition and the papers
+    they were sent, and their maximum, exactly as compose chooses (``choose_papers``), with
+    the configured ranker (``corpus``). Without one: a daily reader who was never sent
+    anything. ``listed`` replaces the settled papers of the window (``paperfeed rank``
+    ranks one stored day's list, settled or not).
+    """
+    frequency = subscriber.frequency if subscriber is not None else Frequency.DAILY
+    limit = (
+        max_papers
+        if max_papers is not None
+        else (subscriber.max_papers if subscriber is not None else 10)
+    )
+    since = local_date - timedelta(days=lookback_days(policy, frequency))
+    subscriber_id = subscriber.id if subscriber is not None else None
+    with session_scope(engine) as session:
+        if listed is None:
+            listed = settled_papers(session, since=since, until=local_date)
+        previous: datetime | None = None
+        sent: set[str] = set()
+        if subscriber_id is not None and listed:
+            previous = last_edition_at(session, [subscriber_id]).get(subscriber_id)
+            ids = [p.paper.arxiv_id for p in listed]
+            sent = sent_papers(session, [subscriber_id], ids).get(subscriber_id, set())
+    parsed = parsed_interests(interests)
+    # Ranked as compose ranks: the window's papers indexed together, outside a transaction.
+    ranker = corpus.ranker(engine)
+    ranked: Ranking | None = None
+    if listed:
+        index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in listed])
+        ranked = ranker.rank(index, [parsed], top_k=len(listed))
+    eligible, selection = choose_papers(
+        ranked,
+        0,
+        listed=listed,
+        by_votes=by_upvotes((p.paper.arxiv_id, p.upvotes) for p in listed),
+        local_date=local_date,
+        frequency=frequency,
+        previous=previous,
+        sent=sent,
+        max_papers=limit,
+        policy=policy,
+    )
+    return Picks(
+        interests=parsed,
+        local_date=local_date,
+        since=since,
+        listed=tuple(listed),
+        eligible=eligible,
+        selection=selection,
+        threshold=ranker.threshold,
+    )
+
+
+def listed_on(engine: Engine, day: date) -> list[ListedPaper]:
+    """One stored day's list, settled or not, as candidates for ``pick_papers``."""
+    with session_scope(engine) as session:
+        rows = papers_on(session, day)
+    # When it was last seen stands for when it settled: only compared with a previous
+    # edition, which interest text without a subscriber does not have.
+    return [
+        ListedPaper(
+            paper, listing.listing_date, listing.last_seen_at, listing.upvotes, listing.comments
+        )
+        for paper, listing in rows
+    ]

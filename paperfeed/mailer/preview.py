@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
-from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.digest import EditionPolicy, compose_due, local_today
 from paperfeed.errors import InputError
 from paperfeed.mailer.bulk import digest_mail
 from paperfeed.mailer.editions import DayCache, MailSetup, mail_setup, recipient_for, render_edition
@@ -109,7 +108,7 @@ def preview_digest(
         found = find_edition(session, subscriber_id=subscriber.id, local_date=local_date)
         if found is not None:
             return _render(session, setup, *found)
-    day = local_date or now.astimezone(ZoneInfo(subscriber.timezone)).date()
+    day = local_date or local_today(subscriber.timezone, now)
     return _compose_and_render(engine, settings, setup, subscriber, day, now, corpus)
 
 
@@ -131,7 +130,8 @@ def _compose_and_render(
                 cast(Engine, connection),
                 now=now,
                 policy=EditionPolicy.from_settings(settings),
-                corpus=corpus or CorpusCache(),
+                # The configured ranker (PAPERFEED_RANKER), as compose uses.
+                corpus=corpus or CorpusCache.for_settings(settings),
                 email=subscriber.email,
                 local_date=day,
             )

@@ -75,8 +75,7 @@ def _preferences(
         interests=text,
         now=state.clock(),
         policy=EditionPolicy.from_settings(state.settings),
-        subscriber_id=subscriber.id,
-        max_papers=subscriber.max_papers,
+        subscriber=subscriber,
     )
     context: dict[str, Any] = {
         "subscriber": subscriber,
@@ -119,8 +118,7 @@ async def preview(request: Request, token: str, state: AppStateDep) -> HTMLRespo
             interests=interests,
             now=state.clock(),
             policy=EditionPolicy.from_settings(state.settings),
-            subscriber_id=subscriber.id,
-            max_papers=subscriber.max_papers,
+            subscriber=subscriber,
         )
         return render(request, state, "_preview.html.j2", {"preview": result})
 
