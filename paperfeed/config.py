@@ -186,7 +186,9 @@ class Settings(BaseSettings):
         default=7, description="Newest settled days the daily and topic feeds cover."
     )
     feed_max_items: Annotated[int, Field(ge=1, le=1000)] = Field(
-        default=100, description="Most items one feed holds."
+        default=700,
+        description="Most items one feed holds (newest first): the default keeps the 7 days of "
+        "the daily feed whole on busy days of 100 papers.",
     )
     feed_check_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
         default=5.0,

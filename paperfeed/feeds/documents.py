@@ -8,7 +8,8 @@ the same papers give the same bytes (and the same ETag) in any process.
 RSS 2.0 never said whether a ``<title>`` is text or HTML, and readers treat it as HTML: an
 upstream title ``<img src=x onerror=…>`` would be markup in them. RSS titles are therefore
 HTML-escaped before XML escapes them again, so readers show the characters as typed. Atom
-says ``type="text"``, which readers honour: its titles stay as they are.
+says ``type="text"``, which readers honour: its titles stay as they are. RSS names the authors
+in one ``dc:creator`` (readers keep only the last of several); Atom has one ``author`` each.
 Knows nothing of the database or HTTP.
 """
 
@@ -78,7 +79,8 @@ def render_feed(meta: FeedMeta, items: Sequence[FeedItem], fmt: FeedFormat) -> b
         feed.lastBuildDate(meta.updated)
         for item in items:
             entry = feed.add_entry(order="append")
-            entry.guid(item.url, permalink=True)
+            # Not the paper's page: that would be one item in every feed (see items.py).
+            entry.guid(item.guid, permalink=False)
             entry.title(title(item.title))
             entry.link(href=item.url, rel="alternate")
             entry.published(item.published)
@@ -86,7 +88,8 @@ def render_feed(meta: FeedMeta, items: Sequence[FeedItem], fmt: FeedFormat) -> b
             if fmt == "rss":
                 entry.description(item.html)
                 if item.authors:
-                    entry.dc.dc_creator(list(item.authors))
+                    # One dc:creator per author makes readers show only the last: one line.
+                    entry.dc.dc_creator(", ".join(item.authors))
             else:
                 entry.content(item.html, type="html")
                 if item.authors:

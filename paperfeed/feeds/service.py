@@ -23,7 +23,15 @@ from paperfeed.corpus import CorpusCache, to_document
 from paperfeed.errors import InputError
 from paperfeed.feeds.cache import CachedFeed, FeedCache
 from paperfeed.feeds.documents import MEDIA_TYPES, FeedFormat, FeedMeta, render_feed
-from paperfeed.feeds.items import FeedItem, edition_item, listed_item
+from paperfeed.feeds.items import (
+    FeedItem,
+    daily_id,
+    dated_in_order,
+    edition_item,
+    listed_item,
+    topic_id,
+)
+from paperfeed.mailer.display import one_line
 from paperfeed.ranking.interests import parse_interests
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import SubscriberStatus
@@ -35,8 +43,6 @@ from paperfeed.store.web_queries import (
     newest_settled_papers,
 )
 
-# Before anything was crawled a feed still needs an "updated" date; this one never moves.
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_TOPIC_CHARS = 1_000
 # Papers a topic query is ranked over: every paper of the feed's days, at most this many.
 TOPIC_POOL = 5_000
@@ -60,6 +66,16 @@ class FeedOptions:
             days=settings.feed_days,
             max_items=settings.feed_max_items,
         )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    line = one_line(text)
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def feed_path(name: str, fmt: FeedFormat) -> str:
@@ -87,25 +103,33 @@ class FeedService:
         """The settled days' papers, newest day first, most upvoted first within a day."""
         with session_scope(self.engine) as session:
             version = feed_pool_version(session)
+        # Nothing settled yet: the newest crawl; nothing crawled at all: the first build.
+        changed = version[0] or _now()
+        public_url = self.options.public_url
 
         def build() -> bytes:
             with session_scope(self.engine) as session:
                 papers = newest_settled_papers(
                     session, days=self.options.days, limit=self.options.max_items
                 )
+            items = [
+                listed_item(p, guid=daily_id(public_url, p.listing_date, p.paper.arxiv_id))
+                for p in papers
+            ]
             return self._render(
                 title=f"{self.options.list_name}: trending papers",
                 description="The day's trending papers on Hugging Face Daily Papers, "
                 "newest day first, most upvoted first.",
-                self_url=self.options.public_url + feed_path("daily", fmt),
-                items=[listed_item(p) for p in papers],
+                self_url=public_url + feed_path("daily", fmt),
+                items=items,
+                changed=changed,
                 fmt=fmt,
             )
 
         return self.cache.get(
             ("daily", fmt),
             version=version,
-            last_modified=version[0] or EPOCH,
+            last_modified=changed,
             media_type=MEDIA_TYPES[fmt],
             build=build,
         )
@@ -126,39 +150,38 @@ class FeedService:
             )
         with session_scope(self.engine) as session:
             version = feed_pool_version(session)
+        changed = version[0] or _now()
+        public_url = self.options.public_url
 
         def build() -> bytes:
             with session_scope(self.engine) as session:
                 pool = newest_settled_papers(session, days=self.options.days, limit=TOPIC_POOL)
-            items: list[tuple[FeedItem, float]] = []
+            matches: list[tuple[int, float, FeedItem]] = []
             if pool:
                 ranker = self.corpus.ranker(self.engine)
                 index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in pool])
                 by_id = {p.paper.arxiv_id: p for p in pool}
                 for scored in ranker.rank(index, [interests], top_k=len(pool)).select(0):
-                    items.append(
-                        (
-                            listed_item(by_id[scored.paper_id], reasons=scored.reasons),
-                            scored.score,
-                        )
-                    )
+                    listed = by_id[scored.paper_id]
+                    guid = topic_id(public_url, query, listed.listing_date, scored.paper_id)
+                    item = listed_item(listed, guid=guid, reasons=scored.reasons)
+                    matches.append((listed.listing_date.toordinal(), scored.score, item))
             # Newest day first like every feed; the best match first within a day.
-            items.sort(key=lambda pair: (-pair[0].published.timestamp(), -pair[1]))
+            matches.sort(key=lambda match: (-match[0], -match[1]))
             return self._render(
-                title=f"{self.options.list_name}: {query[:80]}",
-                description=f"Trending papers matching {query[:200]}",
-                self_url=self.options.public_url
-                + feed_path("topic", fmt)
-                + "?q="
-                + quote(query, safe=""),
-                items=[item for item, _ in items[: self.options.max_items]],
+                # A title is one line: a query may hold line breaks (a reader's interests do).
+                title=f"{self.options.list_name}: {shortened(query, 80)}",
+                description=f"Trending papers matching {shortened(query, 200)}",
+                self_url=public_url + feed_path("topic", fmt) + "?q=" + quote(query, safe=""),
+                items=[item for _, _, item in matches[: self.options.max_items]],
+                changed=changed,
                 fmt=fmt,
             )
 
         return self.cache.get(
             ("topic", query, fmt),
             version=version,
-            last_modified=version[0] or EPOCH,
+            last_modified=changed,
             media_type=MEDIA_TYPES[fmt],
             build=build,
         )
@@ -175,34 +198,56 @@ class FeedService:
             created_at = subscriber.created_at
             newest, count, created = edition_version(session, subscriber_id)
 
+        changed = created or created_at
+        public_url = self.options.public_url
+
         def build() -> bytes:
             with session_scope(self.engine) as session:
                 entries = edition_entries(session, subscriber_id, limit=self.options.max_items)
+            # Newest edition first; within one its picks in rank order, then "also trending".
+            entries.sort(
+                key=lambda e: (
+                    -e.local_date.toordinal(),
+                    -e.edition_id,
+                    e.section == "trending",
+                    e.rank,
+                )
+            )
             return self._render(
                 title=f"{self.options.list_name}: your papers",
                 description="The papers chosen for you, newest edition first, with reasons.",
-                self_url=links.personal_feed_url(self.options.public_url, token, fmt),
-                items=[edition_item(e) for e in entries],
+                self_url=links.personal_feed_url(public_url, token, fmt),
+                items=[edition_item(e, public_url=public_url) for e in entries],
+                changed=changed,
                 fmt=fmt,
             )
 
         return self.cache.get(
             key,
             version=(newest, count),
-            last_modified=created or created_at,
+            last_modified=changed,
             media_type=MEDIA_TYPES[fmt],
             build=build,
         )
 
     def _render(
-        self, *, title: str, description: str, self_url: str, items: list[FeedItem], fmt: FeedFormat
+        self,
+        *,
+        title: str,
+        description: str,
+        self_url: str,
+        items: list[FeedItem],
+        changed: datetime,
+        fmt: FeedFormat,
     ) -> bytes:
+        """The document; ``changed`` dates a feed without items (its source's last change)."""
+        dated = dated_in_order(items)
         meta = FeedMeta(
             title=title,
             description=description,
             site_url=self.options.public_url + "/",
             self_url=self_url,
-            updated=max((item.published for item in items), default=EPOCH),
+            updated=max((item.published for item in dated), default=changed),
             author=self.options.list_name,
         )
-        return render_feed(meta, items, fmt)
+        return render_feed(meta, dated, fmt)

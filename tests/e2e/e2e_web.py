@@ -23,9 +23,13 @@ FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
 @dataclass(frozen=True)
 class FeedEntry:
-    """One item of a feed: the paper's link and when it was published (its edition)."""
+    """One item of a personal feed: the paper, its edition and when it was published.
+
+    The item's id names the paper in its edition (``tag:…:edition/<edition>/<paper>``).
+    """
 
     paper_id: str
+    edition: str
     published: datetime
 
 
@@ -101,12 +105,13 @@ class Site:
         assert "unsubscribed" in answer.text.lower()
 
     def feed(self, link: str) -> list[FeedEntry]:
-        """A personal RSS feed's items (paper id, publication moment)."""
+        """A personal RSS feed's items (paper id, edition, publication moment)."""
         answer = self.client.get(self.path(link))
         assert answer.status_code == 200, f"GET {link}: {answer.status_code}"
         entries = []
         for item in ET.fromstring(answer.content).iter("item"):
             guid = item.findtext("guid") or ""
             published = parsedate_to_datetime(item.findtext("pubDate") or "")
-            entries.append(FeedEntry(guid.rsplit("/", 1)[-1], published))
+            _, edition, paper_id = guid.rsplit("/", 2)
+            entries.append(FeedEntry(paper_id, edition, published))
         return entries

@@ -87,7 +87,7 @@ class Scenario:
     readers: list[Reader]
     slots: list[Slot]
     mailbox: Mailbox
-    feeds: dict[str, list[tuple[str, datetime]]]
+    feeds: dict[str, list[tuple[str, str, datetime]]]
 
 
 @pytest.mark.slow
@@ -150,7 +150,7 @@ def _live_through_two_weeks(tmp_path: Path, database_url: str, engine: Engine) -
     timeline = HFTimeline(LATE_DAYS, LATE_AFTER)
     readers = _readers()
     slots = _slots(readers)
-    feeds: dict[str, list[tuple[str, datetime]]] = {}
+    feeds: dict[str, list[tuple[str, str, datetime]]] = {}
     with FakeHF(days={}) as fake, running_mailbox() as mailbox:
         setup = DaemonSetup(
             env=daemon_env(
@@ -245,7 +245,7 @@ def _leave(daemon: RunningDaemon, mailbox: Mailbox, leavers: list[Reader]) -> No
 
 def _read_feeds(
     daemon: RunningDaemon, mailbox: Mailbox, readers: list[Reader]
-) -> dict[str, list[tuple[str, datetime]]]:
+) -> dict[str, list[tuple[str, str, datetime]]]:
     """The personal feeds of a sample of readers (some leavers too), from their mails' links."""
     daemon.wait_for_web()
     site = Site(PUBLIC_URL, daemon.url)
@@ -256,7 +256,7 @@ def _read_feeds(
         for reader in sample:
             digest = [m for m in mailbox.to(reader.email) if m.is_digest][-1]
             entries = site.feed(digest.link_after("Your personal feed:"))
-            feeds[reader.email] = [(e.paper_id, e.published) for e in entries]
+            feeds[reader.email] = [(e.paper_id, e.edition, e.published) for e in entries]
         return feeds
     finally:
         site.close()
@@ -362,10 +362,19 @@ def _assert_feeds(scenario: Scenario) -> None:
     starts = [s.at for s in scenario.slots]
     assert len(scenario.feeds) >= FEED_SAMPLE
     for email, entries in scenario.feeds.items():
-        in_feed: dict[int, set[str]] = defaultdict(set)
-        for paper, published in entries:
-            # An item is dated when its edition was composed: during that slot's start.
-            in_feed[sum(start <= published for start in starts) - 1].add(paper)
+        editions: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+        for paper, edition, published in entries:
+            editions[edition].append((published, paper))
+        in_feed: dict[int, set[str]] = {}
+        for items in editions.values():
+            # An edition's first item is dated when it was composed (during that slot's
+            # start), the others a second apart below it, in the feed's (ranked) order.
+            dates = [published for published, _ in items]
+            assert dates == sorted(dates, reverse=True), f"{email}'s feed is out of order"
+            assert len(set(dates)) == len(dates), f"{email}'s feed repeats a date"
+            slot = sum(start <= dates[0] for start in starts) - 1
+            assert slot not in in_feed, f"{email}'s feed has two editions in slot {slot}"
+            in_feed[slot] = {paper for _, paper in items}
         in_mail = {m.slot: set(m.paper_ids()) for m in got[email]}
         assert dict(in_feed) == in_mail, f"{email}'s feed does not match their digests"
         assert len(entries) == sum(len(papers) for papers in in_mail.values())

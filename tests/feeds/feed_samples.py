@@ -26,28 +26,40 @@ def settled_at(day: date) -> datetime:
 def store_days(engine: Engine, *, days: int = 3, settled: int = 2) -> None:
     """``days`` lists of four papers each; the first ``settled`` lists are settled."""
     for n in range(days):
-        day = FIRST_DAY + timedelta(days=n)
-        papers = tuple(
-            PaperRecord(
-                arxiv_id=f"2609.{n:02d}{i:03d}",
-                title=title,
-                abstract=abstract,
-                authors=("Ada Lovelace", f"Author {i}"),
-                github_repo="https://github.com/example/repo" if i == 0 else None,
-                project_page="https://example.org/project" if i == 1 else None,
-            )
-            for i, (title, abstract) in enumerate(TOPICS)
+        store_day(engine, n, settled=n < settled)
+
+
+def paper_record(n: int, i: int) -> PaperRecord:
+    """Paper ``i`` of day ``n``'s list."""
+    title, abstract = TOPICS[i]
+    return PaperRecord(
+        arxiv_id=f"2609.{n:02d}{i:03d}",
+        title=title,
+        abstract=abstract,
+        authors=("Ada Lovelace", f"Author {i}"),
+        github_repo="https://github.com/example/repo" if i == 0 else None,
+        project_page="https://example.org/project" if i == 1 else None,
+    )
+
+
+def store_day(
+    engine: Engine, n: int, *, settled: bool, again: int | None = None, at: datetime | None = None
+) -> None:
+    """Day ``n``'s list of four papers (and paper ``again`` of day 0 listed once more)."""
+    day = FIRST_DAY + timedelta(days=n)
+    papers = tuple(paper_record(n, i) for i in range(len(TOPICS)))
+    if again is not None:
+        papers += (paper_record(0, again),)
+    listings = tuple(
+        ListingRecord(day, p.arxiv_id, rank=i + 1, upvotes=(10, 40, 20, 30, 5)[i], comments=0)
+        for i, p in enumerate(papers)
+    )
+    at = at or settled_at(day)
+    with session_scope(engine) as session:
+        save_day(
+            session,
+            DayResult(day, "daily", "ok", "api", papers, listings),
+            started_at=at,
+            finished_at=at,
+            settled=settled,
         )
-        listings = tuple(
-            ListingRecord(day, p.arxiv_id, rank=i + 1, upvotes=(10, 40, 20, 30)[i], comments=0)
-            for i, p in enumerate(papers)
-        )
-        at = settled_at(day)
-        with session_scope(engine) as session:
-            save_day(
-                session,
-                DayResult(day, "daily", "ok", "api", papers, listings),
-                started_at=at,
-                finished_at=at,
-                settled=n < settled,
-            )

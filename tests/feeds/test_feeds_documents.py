@@ -41,9 +41,13 @@ def paper(n: int, **changes: object) -> Paper:
     return Paper(**values)  # type: ignore[arg-type]
 
 
+def guid(n: int) -> str:
+    return f"tag:paperfeed.example,2026:daily/2026-09-22/2609.{n:05d}"
+
+
 def items(count: int) -> list[FeedItem]:
     return [
-        paper_item(paper(n), published=T0 - timedelta(days=n // 5), upvotes=100 - n)
+        paper_item(paper(n), guid=guid(n), published=T0 - timedelta(days=n // 5), upvotes=100 - n)
         for n in range(count)
     ]
 
@@ -56,24 +60,33 @@ def test_a_feed_parses_cleanly_with_every_item_in_order(fmt: str) -> None:
     assert parsed.version == ("rss20" if fmt == "rss" else "atom10")
     assert [e.title for e in parsed.entries] == [f"Paper number {n}" for n in range(12)]
     first = parsed.entries[0]
-    assert first.id == "https://huggingface.co/papers/2609.00000"
-    assert first.link == first.id
+    # The id is the item's own (see items.py), not the paper's page, which is the link.
+    assert [e.id for e in parsed.entries] == [guid(n) for n in range(12)]
+    assert first.link == "https://huggingface.co/papers/2609.00000"
     if fmt == "rss":
-        assert b'<guid isPermaLink="true">https://huggingface.co/papers/2609.00000</guid>' in raw
-    assert [a.name for a in first.authors] == ["Ada Lovelace", "Alan Turing"]
+        assert f'<guid isPermaLink="false">{guid(0)}</guid>'.encode() in raw
+        # One dc:creator naming every author: readers show only the last of several.
+        assert raw.count(b"<dc:creator>") == 12
+        assert [a.name for a in first.authors] == ["Ada Lovelace, Alan Turing"]
+    else:
+        assert [a.name for a in first.authors] == ["Ada Lovelace", "Alan Turing"]
     assert first.published_parsed[:6] == (2026, 9, 22, 7, 0, 0)
     assert parsed.feed.link == "https://paperfeed.example/"
 
 
 def test_dates_are_rfc_822_in_rss_and_rfc_3339_in_atom_with_their_offset() -> None:
     berlin = timezone(timedelta(hours=2))
-    one = [paper_item(paper(1), published=datetime(2026, 9, 22, 9, 0, tzinfo=berlin), upvotes=1)]
+    one = [
+        paper_item(
+            paper(1), guid=guid(1), published=datetime(2026, 9, 22, 9, 0, tzinfo=berlin), upvotes=1
+        )
+    ]
     rss = render_feed(META, one, "rss").decode()
     atom = render_feed(META, one, "atom").decode()
     assert "<pubDate>Tue, 22 Sep 2026 09:00:00 +0200</pubDate>" in rss
     assert "<published>2026-09-22T09:00:00+02:00</published>" in atom
     with pytest.raises(ValueError, match="no time zone"):
-        paper_item(paper(1), published=datetime(2026, 9, 22, 9, 0), upvotes=1)
+        paper_item(paper(1), guid=guid(1), published=datetime(2026, 9, 22, 9, 0), upvotes=1)
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
@@ -84,7 +97,7 @@ def test_the_body_is_escaped_html_with_links_and_upvotes(fmt: str) -> None:
         abstract="We <b>inject</b> & escape.\x00\x0b",
         github_repo="javascript:alert(1)",
     )
-    item = paper_item(hostile, published=T0, upvotes=1, reasons=("topic: <llm>",))
+    item = paper_item(hostile, guid=guid(7), published=T0, upvotes=1, reasons=("topic: <llm>",))
     raw = render_feed(META, [item], fmt)  # type: ignore[arg-type]
     assert b"<script>" not in raw
     assert b"<b>inject</b>" not in raw

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from itertools import pairwise
 
 import feedparser
 import pytest
@@ -41,6 +42,7 @@ def token(stored: Engine, clock: Clock) -> str:
 def test_every_feed_parses_cleanly_with_its_items_in_order(
     client: TestClient, token: str, fmt: str
 ) -> None:
+    ids: list[str] = []
     for path, params in (
         (f"/feeds/daily.{fmt}", {}),
         (f"/feeds/topic.{fmt}", {"q": TOPIC}),
@@ -53,13 +55,19 @@ def test_every_feed_parses_cleanly_with_its_items_in_order(
         assert parsed.bozo == 0, (path, parsed.get("bozo_exception"))
         assert parsed.entries, path
         for entry in parsed.entries:
-            assert entry.id == entry.link
+            # The item's own id (the paper in this feed), the paper's page as its link.
+            assert entry.id.startswith("tag:testserver,2026:")
+            assert entry.id.endswith("/" + entry.link.rsplit("/", 1)[-1])
             assert entry.link.startswith("https://huggingface.co/papers/")
-            assert entry.published_parsed is not None
+        ids += [entry.id for entry in parsed.entries]
+        # Dated newest first, one second apart at least: readers sorting by date keep the order.
+        dates = [entry.published_parsed for entry in parsed.entries]
+        assert all(a > b for a, b in pairwise(dates)), path
         self_links = [link.href for link in parsed.feed.links if link.rel == "self"]
         assert self_links
         assert self_links[0].startswith("http://testserver/feeds/")
         assert parsed.feed.link == "http://testserver/"
+    assert len(set(ids)) == len(ids)  # a paper in two feeds is two items
 
 
 def test_a_topic_feed_honours_exclusions(client: TestClient) -> None:
