@@ -5,7 +5,9 @@ subscriber's previous edition (at most ``lookback_days`` back), drops papers alr
 them (the ledger), ranks the rest with their interests, keeps those above the ranker's
 threshold up to their maximum, and adds a few top-upvoted papers they did not match as
 "also trending". Everything of one edition is written in one transaction, so a rerun for the
-same date writes nothing and no paper is ever chosen twice.
+same date writes nothing and no paper is ever chosen twice. ``choose_papers`` is that rule for
+one reader; ``pick_papers`` asks it for one subscriber or interest text without writing, so
+``paperfeed preview``, ``paperfeed rank`` and the web preview show what compose would pick.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from fake_encoder import FakeEncoder
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import col, select
 from typer.testing import CliRunner
@@ -31,6 +33,7 @@ from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.editions import PlannedEdition, write_editions
 from paperfeed.store.models import Edition, EditionPaper, Frequency, Subscriber
 from paperfeed.store.subscribers import create_subscriber
+from paperfeed.web.app import create_app
 from paperfeed.web.preview import preview_digest as web_preview
 
 runner = CliRunner()
@@ -98,6 +101,23 @@ def _subscriber(engine: Engine, frequency: str) -> Subscriber:
         return subscriber
 
 
+def _live_preview(settings: Settings, engine: Engine, token: str) -> str:
+    """The preferences page's live preview fragment, through the web app at ``NOW``."""
+    web_settings = settings.model_copy(
+        update={
+            "public_url": "http://testserver",
+            "secret_key": SecretStr("test-secret-key-" + "k" * 32),
+            "mail_from": "paperfeed <digest@paperfeed.example>",
+        }
+    )
+    with TestClient(create_app(web_settings, engine=engine, now=lambda: NOW)) as client:
+        fragment = client.get(
+            f"/u/{token}/preview", params={"fragment": "1", "interests": INTERESTS}
+        )
+    assert fragment.status_code == 200
+    return fragment.text
+
+
 def _composed(engine: Engine, local_date: date) -> list[tuple[str, str]]:
     with session_scope(engine) as session:
         rows = session.exec(
@@ -148,6 +168,7 @@ def test_previews_give_composes_picks_for_a_weekly_tokyo_reader_near_midnight(
     web = web_preview(
         engine, corpus, interests=INTERESTS, now=NOW, policy=policy, subscriber=subscriber
     )
+    page = _live_preview(settings, engine, subscriber.token)
     shown = runner.invoke(
         app,
         ["preview", "--subscriber", subscriber.email, "--date", str(MONDAY), "--out", "out"],
@@ -164,6 +185,7 @@ def test_previews_give_composes_picks_for_a_weekly_tokyo_reader_near_midnight(
         MONDAY - timedelta(days=7 if frequency == Frequency.WEEKLY else lookback_days),
         MONDAY,
     )
+    assert {title for _, title, _, _ in PAPERS if title in page} == _titles(expected)
     assert shown.exit_code == 0, shown.output
     assert f"{MONDAY}: {len(composed)} papers (composed for this preview" in shown.stdout
     text = Path(f"out/{subscriber.email}-{MONDAY}.txt").read_text(encoding="utf-8")
