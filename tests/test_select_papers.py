@@ -186,6 +186,7 @@ def test_previews_give_composes_picks_for_a_weekly_tokyo_reader_near_midnight(
         MONDAY,
     )
     assert {title for _, title, _, _ in PAPERS if title in page} == _titles(expected)
+    assert f"From {web.considered} papers listed {web.since} to {MONDAY}" in page
     assert shown.exit_code == 0, shown.output
     assert f"{MONDAY}: {len(composed)} papers (composed for this preview" in shown.stdout
     text = Path(f"out/{subscriber.email}-{MONDAY}.txt").read_text(encoding="utf-8")
