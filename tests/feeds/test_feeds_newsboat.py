@@ -56,6 +56,7 @@ TOPICS = ("attention", "efficient\ncomputational")
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
+@pytest.fixture
 def newsboat() -> str:
     """The newsboat program; skipped without it, except on CI, where it must be there."""
     found = shutil.which("newsboat")
@@ -160,25 +161,26 @@ def document_order(url: str) -> list[str]:
     return [link.rsplit("/", 1)[-1] for link in links]
 
 
-def reload(tmp_path: Path, urls: list[str]) -> sqlite3.Connection:
-    """Subscribe ``urls`` in newsboat, fetch them all, and open its cache."""
-    program = newsboat()
+def reload(program: str, tmp_path: Path, urls: list[str]) -> tuple[sqlite3.Connection, str]:
+    """Subscribe ``urls`` in newsboat, fetch them all; its cache and what print-unread says."""
     (tmp_path / "urls").write_text("".join(url + "\n" for url in urls), encoding="utf-8")
     (tmp_path / "config").write_text("reload-threads 4\ndownload-timeout 60\n", encoding="utf-8")
     home = tmp_path / "home"
     home.mkdir()
     env = {"HOME": str(home), "LANG": "C.UTF-8", "PATH": os.environ.get("PATH", "")}
     base = [program, "-u", "urls", "-c", "cache.db", "-C", "config"]
+    said = ""
     for action in ("reload", "print-unread"):
         done = subprocess.run(
             [*base, "-x", action], cwd=tmp_path, env=env, capture_output=True, timeout=120
         )
         assert done.returncode == 0, (action, done.stdout, done.stderr)
-    return sqlite3.connect(tmp_path / "cache.db")
+        said = done.stdout.decode("utf-8", "replace").strip()
+    return sqlite3.connect(tmp_path / "cache.db"), said
 
 
 def test_newsboat_shows_every_item_of_four_feeds_in_ranked_order(
-    filled: tuple[Engine, str], tmp_path: Path, database_url: str
+    newsboat: str, filled: tuple[Engine, str], tmp_path: Path, database_url: str
 ) -> None:
     engine, token = filled
     settings = {
@@ -194,7 +196,7 @@ def test_newsboat_shows_every_item_of_four_feeds_in_ranked_order(
             f"{site}/feeds/topic.atom?q={quote(TOPICS[1], safe='')}",
         ]
         topics = [document_order(url) for url in urls[2:]]
-        cache = reload(tmp_path, urls)
+        cache, unread = reload(newsboat, tmp_path, urls)
 
     expected = {
         urls[0]: daily_order(engine),
@@ -224,6 +226,7 @@ def test_newsboat_shows_every_item_of_four_feeds_in_ranked_order(
         assert all(a[0] > b[0] for a, b in pairwise(items)), url
     total = sum(len(papers) for papers in expected.values())
     assert len(rows) == total
+    assert unread == f"{total} unread articles"
 
     # One author line naming every author, in RSS (one dc:creator) as in Atom.
     for url in urls:
