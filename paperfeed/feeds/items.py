@@ -69,8 +69,9 @@ def paper_url(paper_id: str) -> str:
 def item_id(public_url: str, *parts: str) -> str:
     """A tag URI for one feed item, e.g. ``tag:paperfeed.example,2026:daily/2026-09-22/2609.1``.
 
-    The authority is the site's host (two sites never share ids); the port is left out, so a
-    server moving to another port keeps them.
+    The authority is the site's host, so two sites' ids differ; the port is left out, so a
+    server moving to another port keeps them (an IPv6 address, not a DNS name, gives
+    ``localhost``).
     """
     host = (urlsplit(public_url).hostname or "").lower()
     if not _DNS_NAME.fullmatch(host):
@@ -105,7 +106,8 @@ def dated_in_order(items: Sequence[FeedItem]) -> list[FeedItem]:
     is earlier than the item above it, else it is dated one second before that item: the
     papers of one day or edition count down from its date in rank order, and a later
     section or day comes after. An item's date depends only on the items above it, so a
-    rebuild that adds a newer day or edition on top leaves the older items' dates alone.
+    rebuild that adds a newer day or edition on top leaves the older items' dates alone
+    (unless the new one is dated within its item count in seconds of them).
     """
     dated: list[FeedItem] = []
     previous: datetime | None = None

@@ -12,7 +12,7 @@ import feedparser
 import pytest
 
 from paperfeed.feeds.documents import FeedMeta, render_feed
-from paperfeed.feeds.items import FeedItem, paper_item
+from paperfeed.feeds.items import FeedItem, dated_in_order, item_id, paper_item
 from paperfeed.store.models import Paper
 
 T0 = datetime(2026, 9, 22, 7, 0, tzinfo=UTC)
@@ -152,3 +152,28 @@ def test_builds_in_many_threads_keep_their_dates_and_the_locale() -> None:
         thread.join()
     assert results == [expected] * 20
     assert locale.setlocale(locale.LC_ALL) == before
+
+
+def test_item_ids_are_tag_uris_of_the_sites_host_without_its_port() -> None:
+    assert item_id("https://Paperfeed.Example:8443/x", "daily", "2026-09-22", "2609.1") == (
+        "tag:paperfeed.example,2026:daily/2026-09-22/2609.1"
+    )
+    assert item_id("http://127.0.0.1:8000", "edition", "7", "a/b c") == (
+        "tag:127.0.0.1,2026:edition/7/a%2Fb%20c"
+    )
+    assert item_id("http://[::1]:8000", "daily", "x") == "tag:localhost,2026:daily/x"
+
+
+def test_dates_count_down_the_feed_and_a_later_group_starts_from_its_own() -> None:
+    at = T0.replace(microsecond=0)
+    anchors = [T0 + timedelta(microseconds=500)] * 3 + [T0 - timedelta(days=1)] * 2 + [T0] * 2
+    given = [
+        paper_item(paper(n), guid=guid(n), published=a, upvotes=1) for n, a in enumerate(anchors)
+    ]
+    second = timedelta(seconds=1)
+    day_before = at - timedelta(days=1)
+    assert [i.published for i in dated_in_order(given)] == [
+        at, at - second, at - 2 * second,  # a day's papers count down from its date
+        day_before, day_before - second,  # the day before keeps its own
+        day_before - 2 * second, day_before - 3 * second,  # never above the item before
+    ]  # fmt: skip
