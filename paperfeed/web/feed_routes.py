@@ -4,8 +4,13 @@ A feed whose source was checked within ``feed_check_seconds`` is answered on the
 from memory; otherwise a thread of a ``BuildGate`` asks the store for its version and
 rebuilds only if it changed (feedgen is never run on the event loop). The gates bound how
 many misses run at once and wait; beyond, 503 with Retry-After, so pages stay responsive.
-``If-None-Match`` wins over ``If-Modified-Since`` (RFC 9110 13.2.2). Knows nothing of how
-feeds are built.
+``If-None-Match`` wins over ``If-Modified-Since`` (RFC 9110 13.2.2).
+
+Browsers show ``application/rss+xml`` and ``application/atom+xml`` as raw text and apply no
+stylesheet: a request that accepts ``text/html`` (a browser opening a link; readers ask for
+feed types) gets the same bytes as ``application/xml``, which browsers render through the
+document's ``feed.xsl``. Its ETag carries a suffix, as a different representation's must, and
+every answer says ``Vary: Accept``. Knows nothing of how feeds are built.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ PUBLIC_CACHE = "public, max-age=300"
 # A personal feed's URL is its key: shared caches must not keep it.
 PRIVATE_CACHE = "private, max-age=300"
 FORMATS: dict[str, FeedFormat] = {"rss": "rss", "atom": "atom"}
+# What a browser gets (see the module doc): a type it renders through the stylesheet.
+BROWSER_MEDIA_TYPE = "application/xml; charset=utf-8"
+BROWSER_ETAG_SUFFIX = "-xml"
 BUSY_RETRY_SECONDS = 10
 BUSY = (
     "Many feeds are being built right now; nothing is wrong with this one. "
@@ -44,11 +52,16 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
-def _not_modified(request: Request, feed: CachedFeed) -> bool:
+def for_browser(request: Request) -> bool:
+    """Whether the request comes from a browser opening the feed (it accepts ``text/html``)."""
+    return "text/html" in request.headers.get("accept", "").lower()
+
+
+def _not_modified(request: Request, feed: CachedFeed, etag: str) -> bool:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
         tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        return "*" in tags or feed.etag in tags
+        return "*" in tags or etag in tags
     since = request.headers.get("if-modified-since")
     if since is None:
         return False
@@ -63,15 +76,19 @@ def _not_modified(request: Request, feed: CachedFeed) -> bool:
 
 def feed_response(request: Request, feed: CachedFeed, *, cache_control: str) -> Response:
     """200 with the bytes, or 304 when the client's copy is current."""
+    browser = for_browser(request)
+    etag = feed.etag[:-1] + BROWSER_ETAG_SUFFIX + '"' if browser else feed.etag
     headers = {
-        "etag": feed.etag,
+        "etag": etag,
         "last-modified": http_date(feed.last_modified),
         "cache-control": cache_control,
+        "vary": "Accept",
     }
-    if _not_modified(request, feed):
+    if _not_modified(request, feed, etag):
         return Response(status_code=304, headers=headers)
     body = b"" if request.method == "HEAD" else feed.body
-    response = Response(content=body, media_type=feed.media_type, headers=headers)
+    media_type = BROWSER_MEDIA_TYPE if browser else feed.media_type
+    response = Response(content=body, media_type=media_type, headers=headers)
     if request.method == "HEAD":
         response.headers["content-length"] = str(len(feed.body))
     return response
