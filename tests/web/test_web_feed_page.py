@@ -1,0 +1,143 @@
+"""Feeds opened in a real browser: Chromium shows a page, not raw XML, and readers see no change.
+
+Headless Debian Chromium (driven by Playwright) opens the daily feed and a personal feed, RSS
+and Atom, at phone (390 px) and desktop (1280 px) widths, light and dark: the stylesheet
+named by the feed's processing instruction turns it into a page with the feed's title, every
+item in order, and the address to paste into a reader. Screenshots go to tests/artifacts/.
+Skipped only when chromium or Playwright is missing on a developer's machine; fails on CI.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import httpx
+import pytest
+import uvicorn
+from browser_support import ARTIFACTS, launch_chromium
+from sqlalchemy import Engine
+from test_web_browser import free_port
+from web_samples import NOW, SQLITE_ONLY
+
+from paperfeed.config import Settings
+from paperfeed.corpus import CorpusCache
+from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.store.db import session_scope
+from paperfeed.store.subscribers import create_subscriber
+from paperfeed.web.app import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launch_chromium()
+
+
+@pytest.fixture
+def server(stored: Engine, tmp_path: Path, database_url: str) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        public_url=base,
+        secret_key="browser-test-secret-" + "s" * 32,
+        mail_from="paperfeed <digest@paperfeed.example>",
+    )
+    app = create_app(settings, engine=stored, now=lambda: NOW)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not uvicorn_server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield base
+    uvicorn_server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def feed_token(stored: Engine) -> str:
+    with session_scope(stored) as session:
+        subscriber = create_subscriber(
+            session,
+            email="reader@example.com",
+            interests='"speculative decoding"',
+            now=NOW - timedelta(days=10),
+            confirmed=True,
+            send_hour=7,
+        )
+        token = subscriber.feed_token
+    compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
+    return token
+
+
+def expected(url: str) -> tuple[str, str, list[str]]:
+    """What a reader shows of the feed: its title, its own address, its items' titles.
+
+    feedparser gives RSS titles as HTML (readers render them, see documents.py) and Atom's
+    ``type="text"`` titles as text: a reader shows both as the characters typed.
+    """
+    parsed = feedparser.parse(httpx.get(url).content)
+    assert parsed.bozo == 0
+    shown = unescape if url.endswith(".rss") else str
+    self_url = next(link.href for link in parsed.feed.links if link.rel == "self")
+    return shown(parsed.feed.title), self_url, [shown(entry.title) for entry in parsed.entries]
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_feed_opened_in_a_browser_shows_its_title_items_and_address(
+    browser: Any, server: str, feed_token: str, width: int, scheme: str
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: errors.append(dialog.message))
+    for name, path in (
+        ("daily", "/feeds/daily.atom"),
+        ("daily-rss", "/feeds/daily.rss"),
+        ("personal", f"/feeds/u/{feed_token}.atom"),
+        ("personal-rss", f"/feeds/u/{feed_token}.rss"),
+    ):
+        title, self_url, item_titles = expected(server + path)
+        assert item_titles, path
+        answer = page.goto(server + path)
+        assert answer is not None
+        assert answer.status == 200
+        assert answer.headers["content-type"].startswith("application/xml")
+        # The page, not the XML as text: the heading, the address, every item in order.
+        heading = page.locator("h1#feed-title")
+        assert heading.inner_text().strip() == title, path
+        assert page.input_value("#feed-url") == self_url == server + path
+        shown = [t.strip() for t in page.locator(".feed-item h3").all_inner_texts()]
+        assert shown == item_titles, path
+        # The daily list's hostile upstream title is shown as typed, never as markup.
+        assert any("<script>" in t for t in shown) == name.startswith("daily"), path
+        assert page.locator(".feed-item h3 b, .feed-item h3 script").count() == 0
+        links = page.locator(".feed-item h3 a")
+        assert links.first.get_attribute("href", timeout=1000).startswith(  # type: ignore[union-attr]
+            "https://huggingface.co/papers/"
+        )
+        # The site's stylesheet applies (light or dark) and nothing runs wider than the screen.
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == ("rgb(13, 17, 23)" if scheme == "dark" else "rgb(246, 247, 249)")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        personal_note = page.get_by_text("This address is your personal feed")
+        assert personal_note.count() == (1 if name.startswith("personal") else 0)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"feed-page-{name}-{width}-{scheme}.png"))
+    assert errors == []
+    context.close()
