@@ -32,6 +32,9 @@ from paperfeed.store.web_queries import (
     update_preferences,
 )
 from paperfeed.web.forms import INTEREST_EXAMPLES, interests_field, read_preferences
+from paperfeed.web.opml import FILENAME as OPML_FILENAME
+from paperfeed.web.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
+from paperfeed.web.opml import OpmlFeed, render_opml
 from paperfeed.web.pages import PageError, check_form, render
 from paperfeed.web.preview import preview_digest
 from paperfeed.web.signup import time_zones
@@ -99,6 +102,34 @@ def _preferences(
 async def preferences(request: Request, token: str, state: AppStateDep) -> HTMLResponse:
     """The preferences page: interests as understood, a preview, schedule, feeds, delete."""
     return await run_in_threadpool(_preferences, request, state, token)
+
+
+@router.get("/u/{token}/feeds.opml")
+async def feeds_opml(token: str, state: AppStateDep) -> Response:
+    """The reader's feeds as an OPML file to import: the personal feed (by its feed token)
+    and the daily feed. Never names the account token; no cache keeps it."""
+    subscriber = await run_in_threadpool(_subscriber, state, token)
+    name = state.settings.list_name
+    site = state.public_url + "/"
+    body = render_opml(
+        f"{name} feeds",
+        [
+            OpmlFeed(
+                f"{name}: your papers",
+                personal_feed_url(state.public_url, subscriber.feed_token, "atom"),
+                site,
+            ),
+            OpmlFeed(f"{name}: trending papers", f"{state.public_url}/feeds/daily.atom", site),
+        ],
+    )
+    return Response(
+        body,
+        media_type=OPML_MEDIA_TYPE,
+        headers={
+            "content-disposition": f'attachment; filename="{OPML_FILENAME}"',
+            "cache-control": "no-store",
+        },
+    )
 
 
 @router.get("/u/{token}/preview", response_class=HTMLResponse)
