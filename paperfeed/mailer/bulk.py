@@ -4,9 +4,10 @@
 It costs milliseconds per mail (``headerregistry`` parses and refolds each header), more
 than rendering and SMTP together. Here the ``email`` package builds the shared part once (From,
 List-Id, List-Unsubscribe-Post, Auto-Submitted, the multipart/alternative frame and its part
-headers); per mail only To (``email.utils.formataddr``), Subject and Date (the email package's
-own fold, cached: most subscribers share them), Message-ID and List-Unsubscribe (strict ASCII,
-checked) are written, and the bodies dropped in. Tests hold it equal to the reference.
+headers); per mail only To (``email.utils.formataddr``), Subject (``message.fold_subject``:
+RFC 2047 encoded-words of at most 75 characters) and Date (the email package's own fold; both
+cached: most subscribers share them), Message-ID and List-Unsubscribe (strict ASCII, checked)
+are written, and the bodies dropped in. Tests hold it equal to the reference.
 Knows nothing of templates or transports.
 """
 
@@ -25,6 +26,7 @@ from paperfeed.mailer.message import (
     POLICY,
     OutgoingMail,
     Sender,
+    fold_subject,
     list_unsubscribe_value,
     refuse_line_breaks,
 )
@@ -137,8 +139,7 @@ def _body(data: bytes, shell: MessageShell, *, what: str) -> bytes:
 @lru_cache(maxsize=4096)
 def _subject_line(subject: str) -> str:
     # Most subscribers of a day share a top paper, so few subjects are folded per run.
-    refuse_line_breaks(subject, what="the subject")
-    return str(POLICY.header_factory("Subject", subject).fold(policy=POLICY))
+    return fold_subject(subject)
 
 
 @lru_cache(maxsize=64)

@@ -16,14 +16,94 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address, BaseHeader
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import EmailPolicy
+from typing import Any
 
 from paperfeed.errors import MailError, UnsafeHeaderValue
 from paperfeed.mailer.views import Recipient, RenderedMail
 
+# RFC 2047 (section 2): an encoded-word is at most 75 characters, and a line holding one at
+# most 76. The email package sizes its encoded-words by max_line_length (998 here), so it made
+# one 126-character word of a long non-ASCII subject; and at 76 it still loses or doubles spaces
+# around some words. Subjects are folded by fold_subject instead, on both send paths.
+_WORD_MAX = 75
+_LINE_MAX = 76
+_FOLD_AT = 78  # RFC 5322 2.1.1: lines SHOULD stay within 78 characters
+_WORD_HEAD = "=?utf-8?q?"
+_WORD_TAIL = "?="
+# RFC 2047 5(3): the most restricted set, safe in any header.
+_Q_PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+
+
+def fold_subject(subject: str, *, name: str = "Subject") -> str:
+    """The whole ``Subject:`` header line(s), CRLF-terminated, folded by RFC 5322 and 2047.
+
+    A printable ASCII subject without ``=?`` stays plain, folded before spaces near 78
+    characters. Any other is sent as UTF-8 "Q" encoded-words of at most 75 characters each,
+    cut between characters, one per line (whitespace between encoded-words is not part of the
+    text, RFC 2047 6.2), so every reader decodes exactly ``subject``.
+    """
+    refuse_line_breaks(subject, what="the subject")
+    head = f"{name}: "
+    if subject.isascii() and subject.isprintable() and "=?" not in subject:
+        return _fold_plain(head, subject)
+    words: list[str] = []
+    room = _LINE_MAX - len(head)  # the first word shares its line with "Subject: "
+    current = ""
+    budget = min(room, _WORD_MAX) - len(_WORD_HEAD) - len(_WORD_TAIL)
+    for ch in subject:
+        piece = "".join(
+            "_" if b == 0x20 else chr(b) if b in _Q_PLAIN else f"={b:02X}"
+            for b in ch.encode("utf-8")
+        )
+        if current and len(current) + len(piece) > budget:
+            words.append(_WORD_HEAD + current + _WORD_TAIL)
+            current = ""
+            budget = _LINE_MAX - 1 - len(_WORD_HEAD) - len(_WORD_TAIL)  # " " + word
+        current += piece
+    words.append(_WORD_HEAD + current + _WORD_TAIL)
+    return head + "\r\n ".join(words) + "\r\n"
+
+
+def _fold_plain(head: str, subject: str) -> str:
+    # Fold before the first space of a run, so unfolding (dropping CRLF) gives back the text.
+    lines: list[str] = []
+    line = head
+    for match in re.finditer(r"\s*\S+", subject):
+        chunk = match.group()
+        if line != head and len(line) + len(chunk) > _FOLD_AT:
+            lines.append(line)
+            line = ""
+        line += chunk
+    lines.append(line + subject[len(subject.rstrip()) :])
+    return "\r\n".join(lines) + "\r\n"
+
+
+class _MailPolicy(EmailPolicy):
+    """SMTP's policy, except that Subject is kept as typed and folded by ``fold_subject``."""
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        # The email package would parse the text and decode any "=?…?=" in it; a title that
+        # shows such text literally must arrive literally (as on the bulk path).
+        if name.lower() == "subject" and isinstance(value, str):
+            refuse_line_breaks(value, what="the subject")
+            return (name, value)
+        return super().header_store_parse(name, value)
+
+    def fold(self, name: str, value: Any) -> str:
+        if name.lower() == "subject":
+            return fold_subject(str(value), name=name)
+        return str(super().fold(name, value))
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if name.lower() == "subject":
+            return fold_subject(str(value), name=name).encode("ascii")
+        return bytes(super().fold_binary(name, value))
+
+
 # Lines up to SMTP's 998 octets are legal; folding at 78 would wrap the long one-click URL of
 # List-Unsubscribe into RFC 2047 encoded words, which mail clients then cannot use.
-POLICY = SMTP.clone(max_line_length=998)
+POLICY = _MailPolicy(linesep="\r\n", max_line_length=998)
 _MESSAGE_ID_PART = re.compile(r"[A-Za-z0-9_-]+")
 _LIST_ID_LABEL = re.compile(r"[^a-z0-9-]+")
 

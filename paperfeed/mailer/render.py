@@ -282,7 +282,8 @@ def _render_text(
             total=total,
             archive_url=compiled.day.archive_url,
             email=r.email,
-            interests=one_line(r.interests),
+            # One entry per line the reader wrote (the footer keeps their lines).
+            interests=[line for line in map(one_line, r.interests.splitlines()) if line],
             preferences_url=r.preferences_url,
             feed_url=r.feed_url,
             unsubscribe_url=r.unsubscribe_url,
