@@ -36,9 +36,11 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from paperfeed.config import Settings
+    from paperfeed.crawl_job import CrawlSummary
     from paperfeed.crawler.records import DayResult
     from paperfeed.mailer.outbox import SendSummary
     from paperfeed.mailer.preview import TestSend
+    from paperfeed.store.models import Subscriber
     from paperfeed.web.confirmation import ConfirmationMailer, SignUp
 
 out = Console()
@@ -237,7 +239,8 @@ def tick(
     configure_logging(settings.log_level)
     with _store() as engine:
         summary = run_tick(Jobs(settings, engine), housekeeping=housekeeping)
-    out.print(summary.line(), highlight=False)
+    # One line per tick for cron's mail and logs: each job with what it did.
+    out.print(summary.line(), highlight=False, soft_wrap=True)
 
 
 def _day(value: str, option: str) -> date:
@@ -311,14 +314,24 @@ def crawl(
             on_result=report,
         )
     out.print(
-        summary.line() + (" (dry run: nothing written)" if dry_run else ""),
-        highlight=False,
-        soft_wrap=True,
+        _dry_run_line(summary) if dry_run else summary.line(), highlight=False, soft_wrap=True
     )
     for message in summary.error_messages:
         err.print(f"[bold red]error:[/] {terminal_text(message)}", highlight=False, soft_wrap=True)
     if summary.errors:
         raise typer.Exit(1)
+
+
+def _dry_run_line(summary: CrawlSummary) -> str:
+    """What a crawl would store; no "0 new": a dry run reads no database to compare with."""
+    lists = f"{summary.days} list{'' if summary.days == 1 else 's'}"
+    text = (
+        f"would store {summary.papers} papers from {lists} ({summary.ok} ok, "
+        f"{summary.errors} errors, {summary.skipped} warnings); dry run: nothing written"
+    )
+    if summary.unreachable is not None:
+        text += f"; stopped early: {summary.unreachable}"
+    return text
 
 
 @app.command()
@@ -357,21 +370,38 @@ def compose(
     from paperfeed.corpus import CorpusCache
     from paperfeed.digest import EditionPolicy, compose_due
     from paperfeed.logs import configure_logging
-    from paperfeed.store.subscribers import normalise_email
+    from paperfeed.store.db import session_scope
+    from paperfeed.store.subscribers import find_by_email, normalise_email
 
     settings = _settings()
     configure_logging(settings.log_level)
     email = normalise_email(subscriber) if subscriber else None
+    local_date = _day(day, "--date") if day else None
     with _store() as engine:
+        if email is not None:
+            with session_scope(engine) as session:
+                _check_receiving(find_by_email(session, email), email)
         summary = compose_due(
             engine,
             now=_now(),
             policy=EditionPolicy.from_settings(settings),
             corpus=CorpusCache.for_settings(settings),
             email=email,
-            local_date=_day(day, "--date") if day else None,
+            local_date=local_date,
         )
     out.print(summary.line(), highlight=False, soft_wrap=True)
+
+
+def _check_receiving(subscriber: Subscriber | None, email: str) -> None:
+    """An InputError (exit 2) unless ``subscriber`` gets digests, saying why not."""
+    if subscriber is None:
+        raise InputError(f"{email} is not subscribed; `paperfeed subscribers list` shows who is")
+    if subscriber.status != SubscriberStatus.ACTIVE:
+        raise InputError(
+            f"{email} is {subscriber.status}, not an active subscriber: nothing to compose"
+        )
+    if subscriber.paused or subscriber.frequency == Frequency.OFF:
+        raise InputError(f"{email} has digests paused or off: nothing to compose")
 
 
 @app.command()
@@ -418,7 +448,8 @@ def _send_pass(
 
     from paperfeed.mailer.worker import send_once
 
-    with Progress(console=err, transient=True) as bar:
+    # Off a terminal (cron, a pipe) a progress bar only leaves an empty line behind.
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("dry run" if dry_run else "sending", total=None)
 
         def report(summary: SendSummary, total: int) -> None:
@@ -528,15 +559,17 @@ def rank(
     from paperfeed.store.db import session_scope
     from paperfeed.store.papers import latest_listing_day
 
+    # Every input is checked before anything is said about it.
+    wanted_day = _day(day, "--date") if day else None
     text, parsed = usable_interests(interests)
-    for line in parsed.describe():
-        out.print(f"understood {terminal_text(line)}", highlight=False, soft_wrap=True)
     settings = _settings()
     with _store() as engine:
         with session_scope(engine) as session:
-            listing_day = _day(day, "--date") if day else latest_listing_day(session)
+            listing_day = wanted_day or latest_listing_day(session)
             if listing_day is None:
                 raise InputError("no papers are stored yet: run `paperfeed crawl` first")
+        for line in parsed.describe():
+            out.print(f"understood {terminal_text(line)}", highlight=False, soft_wrap=True)
         # Compose's own choice (pick_papers) among the day's list, matches only.
         policy = replace(EditionPolicy.from_settings(settings), also_trending=0)
         picks = pick_papers(
@@ -759,7 +792,9 @@ def subscribers_list(
         rows = list_subscribers(session, status=status)
         table = Table("email", "status", "timezone", "hour", "frequency", "interests")
         for s in rows:
-            first = s.interests.strip().splitlines()[0] if s.interests.strip() else ""
+            lines = [line.strip() for line in s.interests.strip().splitlines() if line.strip()]
+            # The first line stands for all; "…" says there are more.
+            first = (lines[0] + (" …" if len(lines) > 1 else "")) if lines else ""
             cells = (s.email, s.status, s.timezone, str(s.send_hour), s.frequency, first)
             table.add_row(*(terminal_text(cell) for cell in cells))
         out.print(table)

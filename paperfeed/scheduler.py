@@ -33,9 +33,10 @@ from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
 from paperfeed.crawl_job import CrawlSummary, crawl_days, due_days, pacer_for, policy_for
 from paperfeed.crawler.client import make_client
-from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.digest import ComposeSummary, EditionPolicy, compose_due
 from paperfeed.embeddings import embed_pending, subscriber_topics
 from paperfeed.mailer.files import remove_mail_to
+from paperfeed.mailer.outbox import SendSummary
 from paperfeed.mailer.worker import send_once
 from paperfeed.startup import public_address
 from paperfeed.store.db import database_error_reason, database_unavailable, session_scope
@@ -105,21 +106,23 @@ class Jobs:
         if self.corpus.hybrid is not None:
             embed_pending(self.engine, self.corpus.encoder())
 
-    def compose(self) -> None:
+    def compose(self) -> ComposeSummary:
         """Create the editions whose local send time has come."""
-        compose_due(
+        return compose_due(
             self.engine,
             now=self.now(),
             policy=EditionPolicy.from_settings(self.settings),
             corpus=self.corpus,
         )
 
-    def deliver(self) -> None:
+    def deliver(self) -> SendSummary:
         """Drain the outbox: claim, render, send, mark, batch after batch."""
         # send_due logs its own summary line.
-        send_once(self.engine, self.settings, now=self.now, worker=f"scheduler-{os.getpid()}")
+        return send_once(
+            self.engine, self.settings, now=self.now, worker=f"scheduler-{os.getpid()}"
+        )
 
-    def housekeeping(self) -> None:
+    def housekeeping(self) -> str:
         """Expire unconfirmed sign-ups, prune old crawl logs, refresh planner statistics."""
         now = self.now()
         with session_scope(self.engine) as session:
@@ -141,6 +144,10 @@ class Jobs:
             signups_expired=len(expired),
             crawl_runs_pruned=pruned,
             topic_vectors_pruned=stale_topics,
+        )
+        return (
+            f"{len(expired)} unconfirmed sign-ups expired, {pruned} crawl logs pruned, "
+            f"{stale_topics} topic vectors pruned"
         )
 
     def crawl_is_due(self) -> bool:
@@ -496,10 +503,20 @@ class TickSummary:
     """What one cron-mode pass ran."""
 
     ran: list[str] = field(default_factory=list)
+    # What each job did, in the order they ran: "crawl: crawled 3 lists: …".
+    did: list[str] = field(default_factory=list)
+
+    def note(self, job: str, done: object) -> None:
+        """Record that ``job`` ran and what it reported (a summary with ``line()``, or text)."""
+        self.ran.append(job)
+        line = getattr(done, "line", None)
+        self.did.append(f"{job}: {line() if callable(line) else done}")
 
     def line(self) -> str:
-        """One line for cron's mail."""
-        return "tick: ran " + (", ".join(self.ran) if self.ran else "nothing")
+        """One line for cron's mail: every job that ran with its counts."""
+        if not self.ran:
+            return "tick: ran nothing"
+        return "tick: " + "; ".join(self.did or self.ran)
 
 
 def tick(jobs: Jobs, *, housekeeping: bool = False) -> TickSummary:
@@ -509,14 +526,12 @@ def tick(jobs: Jobs, *, housekeeping: bool = False) -> TickSummary:
     if address.warning:  # cron mode sends mail too: its links must work
         log.warning("config.public_url", warning=address.warning)
     if jobs.crawl_is_due():
-        jobs.crawl()
-        summary.ran.append("crawl")
+        summary.note("crawl", jobs.crawl())
         jobs.embed()  # a no-op unless the hybrid ranker is on
-    jobs.compose()
-    summary.ran.append("compose")
-    jobs.deliver()
-    summary.ran.append("send")
+    else:
+        summary.did.append("crawl: not due")
+    summary.note("compose", jobs.compose())
+    summary.note("send", jobs.deliver())
     if housekeeping:
-        jobs.housekeeping()
-        summary.ran.append("housekeeping")
+        summary.note("housekeeping", jobs.housekeeping())
     return summary
