@@ -51,6 +51,7 @@ def server(stored: Engine, tmp_path: Path, database_url: str) -> Iterator[str]:
         public_url=base,
         secret_key="browser-test-secret-" + "s" * 32,
         mail_from="paperfeed <digest@paperfeed.example>",
+        list_name="Morning & papers",  # the page names the list, whatever it is called
     )
     app = create_app(settings, engine=stored, now=lambda: NOW)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -121,6 +122,7 @@ def test_a_feed_opened_in_a_browser_shows_its_title_items_and_address(
         # The page, not the XML as text: the heading, the address, every item in order.
         heading = page.locator("h1#feed-title")
         assert heading.inner_text().strip() == title, path
+        assert page.locator("header.site .brand").inner_text().strip() == "Morning & papers", path
         assert page.input_value("#feed-url") == self_url == server + path
         shown = [t.strip() for t in page.locator(".feed-item h3").all_inner_texts()]
         assert shown == item_titles, path

@@ -34,7 +34,14 @@
   </head>
   <body class="feed-page">
     <header class="site">
-      <a class="brand" href="/">paperfeed</a>
+      <a class="brand" href="/">
+        <!-- The list's name: Atom names it as the author; RSS titles start with it. -->
+        <xsl:choose>
+          <xsl:when test="atom:feed/atom:author/atom:name"><xsl:value-of select="atom:feed/atom:author/atom:name"/></xsl:when>
+          <xsl:when test="contains(rss/channel/title, ': ')"><xsl:value-of select="substring-before(rss/channel/title, ': ')" disable-output-escaping="yes"/></xsl:when>
+          <xsl:otherwise>Home</xsl:otherwise>
+        </xsl:choose>
+      </a>
       <nav><a href="/archive">Archive</a><a href="{$site}">Site</a></nav>
     </header>
     <main>
