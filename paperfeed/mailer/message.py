@@ -31,8 +31,9 @@ _LINE_MAX = 76
 _FOLD_AT = 78  # RFC 5322 2.1.1: lines SHOULD stay within 78 characters
 _WORD_HEAD = "=?utf-8?q?"
 _WORD_TAIL = "?="
-# RFC 2047 5(3): the most restricted set, safe in any header.
+# RFC 2047 5(3): the most restricted set, safe in any header; every other byte is =XX.
 _Q_PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+_Q_BYTE = ["_" if b == 0x20 else chr(b) if b in _Q_PLAIN else f"={b:02X}" for b in range(256)]
 
 
 def fold_subject(subject: str, *, name: str = "Subject") -> str:
@@ -52,10 +53,7 @@ def fold_subject(subject: str, *, name: str = "Subject") -> str:
     current = ""
     budget = min(room, _WORD_MAX) - len(_WORD_HEAD) - len(_WORD_TAIL)
     for ch in subject:
-        piece = "".join(
-            "_" if b == 0x20 else chr(b) if b in _Q_PLAIN else f"={b:02X}"
-            for b in ch.encode("utf-8")
-        )
+        piece = _Q_BYTE[ord(ch)] if ch < "\x80" else "".join(_Q_BYTE[b] for b in ch.encode())
         if current and len(current) + len(piece) > budget:
             words.append(_WORD_HEAD + current + _WORD_TAIL)
             current = ""
