@@ -103,6 +103,7 @@ def test_a_feed_opened_in_a_browser_shows_its_title_items_and_address(
     browser: Any, server: str, feed_token: str, width: int, scheme: str
 ) -> None:
     context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -139,6 +140,18 @@ def test_a_feed_opened_in_a_browser_shows_its_title_items_and_address(
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         personal_note = page.get_by_text("This address is your personal feed")
         assert personal_note.count() == (1 if name.startswith("personal") else 0)
+        # The Copy button puts the address on the clipboard and says so.
+        page.click("#copy-feed-url")
+        status = page.locator("#copy-status")
+        status.filter(has_text="Copied").wait_for(timeout=5000)
+        assert page.evaluate("navigator.clipboard.readText()") == self_url
+        # A reload (from the cache or revalidated: test_web_feeds_stylesheet covers the 304s)
+        # still shows the page.
+        reloaded = page.reload()
+        assert reloaded is not None
+        assert reloaded.status in (200, 304)
+        assert page.locator("h1#feed-title").inner_text().strip() == title, path
+        assert page.locator(".feed-item").count() == len(item_titles)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"feed-page-{name}-{width}-{scheme}.png"))
     assert errors == []
