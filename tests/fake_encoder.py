@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from datetime import date
 
 import numpy as np
 
+from paperfeed.crawler.records import PaperRecord
 from paperfeed.ranking.stats import FloatArray
 
 DIMENSIONS = 384
@@ -27,6 +29,29 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "vision": ("vision", "image", "pixel"),
 }
 CONCEPT_WEIGHT = 4.0
+
+
+# Three papers the concepts above tell apart: FlashAttention and Hyena share "efficient
+# sequence models" without sharing words; the protein paper shares neither.
+SAMPLE_DAY = date(2026, 9, 28)
+SAMPLE_PAPERS = (
+    PaperRecord(
+        arxiv_id="2205.14135",
+        title="FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness",
+        abstract="An IO-aware exact attention algorithm that uses tiling.",
+    ),
+    PaperRecord(
+        arxiv_id="2302.10866",
+        title="Hyena Hierarchy: Towards Larger Convolutional Language Models",
+        abstract="Hyena is a sub-quadratic sequence mixing operator built from long "
+        "convolutions and gating, matching Transformers at a fraction of the cost.",
+    ),
+    PaperRecord(
+        arxiv_id="2310.01234",
+        title="Protein Structure Generation with Diffusion Models",
+        abstract="A diffusion model over backbone frames generates protein structures.",
+    ),
+)
 
 
 def _direction(name: str) -> FloatArray:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_encoder import FakeEncoder
+from fake_encoder import SAMPLE_DAY, SAMPLE_PAPERS, FakeEncoder
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 from typer.testing import CliRunner
@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from paperfeed.cli import app
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
-from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
+from paperfeed.crawler.records import DayResult, ListingRecord
 from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.embeddings import StoredVectors, embed_pending
 from paperfeed.errors import MissingExtra
@@ -39,25 +39,7 @@ from paperfeed.store.models import (
 )
 from paperfeed.store.subscribers import create_subscriber
 
-DAY = date(2026, 9, 28)
-PAPERS = (
-    PaperRecord(
-        arxiv_id="2205.14135",
-        title="FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness",
-        abstract="An IO-aware exact attention algorithm that uses tiling.",
-    ),
-    PaperRecord(
-        arxiv_id="2302.10866",
-        title="Hyena Hierarchy: Towards Larger Convolutional Language Models",
-        abstract="Hyena is a sub-quadratic sequence mixing operator built from long "
-        "convolutions and gating, matching Transformers at a fraction of the cost.",
-    ),
-    PaperRecord(
-        arxiv_id="2310.01234",
-        title="Protein Structure Generation with Diffusion Models",
-        abstract="A diffusion model over backbone frames generates protein structures.",
-    ),
-)
+DAY, PAPERS = SAMPLE_DAY, SAMPLE_PAPERS
 
 
 def _store_day(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_encoder import FakeEncoder
+from fake_encoder import SAMPLE_DAY, SAMPLE_PAPERS, FakeEncoder
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -236,25 +236,7 @@ def test_rank_shows_the_matches_compose_picks_from_that_days_list(
     assert all(paper_id in ranked.output for paper_id in picked)
 
 
-HYBRID_DAY = date(2026, 9, 28)
-HYBRID_PAPERS = (
-    PaperRecord(
-        arxiv_id="2205.14135",
-        title="FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness",
-        abstract="An IO-aware exact attention algorithm that uses tiling.",
-    ),
-    PaperRecord(
-        arxiv_id="2302.10866",
-        title="Hyena Hierarchy: Towards Larger Convolutional Language Models",
-        abstract="Hyena is a sub-quadratic sequence mixing operator built from long "
-        "convolutions and gating, matching Transformers at a fraction of the cost.",
-    ),
-    PaperRecord(
-        arxiv_id="2310.01234",
-        title="Protein Structure Generation with Diffusion Models",
-        abstract="A diffusion model over backbone frames generates protein structures.",
-    ),
-)
+HYBRID_DAY, HYBRID_PAPERS = SAMPLE_DAY, SAMPLE_PAPERS
 
 
 def _hybrid_store(database_url: str) -> None:
