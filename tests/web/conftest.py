@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,10 @@ from sqlalchemy import Engine
 from web_samples import NOW, Clock, MemoryTransport, store_days
 
 from paperfeed.config import Settings
+from paperfeed.corpus import CorpusCache
+from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.store.db import session_scope
+from paperfeed.store.subscribers import create_subscriber
 from paperfeed.web.app import create_app
 
 SECRET = "test-secret-key-" + "k" * 32
@@ -69,3 +74,20 @@ def make_client(
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+@pytest.fixture
+def feed_token(stored: Engine) -> str:
+    """A confirmed reader's feed key, with one composed edition behind their feed."""
+    with session_scope(stored) as session:
+        subscriber = create_subscriber(
+            session,
+            email="reader@example.com",
+            interests='"speculative decoding"',
+            now=NOW - timedelta(days=10),
+            confirmed=True,
+            send_hour=7,
+        )
+        token = subscriber.feed_token
+    compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
+    return token

@@ -24,9 +24,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
-from browser_support import ARTIFACTS, launch_chromium
+from browser_support import ARTIFACTS, launch_chromium, serving_in_thread
 from sqlalchemy import Engine
 from web_samples import NOW, SQLITE_ONLY
 
@@ -113,17 +112,8 @@ def server(
     )
     # The app opens (and at shutdown closes) its own SMTP transport from the settings.
     app = create_app(settings, engine=stored, now=lambda: NOW)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uvicorn_server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield base
-    uvicorn_server.should_exit = True
-    thread.join(10)
+    with serving_in_thread(app, port):
+        yield base
 
 
 def text_of(message: EmailMessage) -> str:

@@ -9,10 +9,7 @@ Skipped only when chromium or Playwright is missing on a developer's machine; fa
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from datetime import timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -20,17 +17,12 @@ from typing import Any
 import feedparser
 import httpx
 import pytest
-import uvicorn
-from browser_support import ARTIFACTS, launch_chromium
+from browser_support import ARTIFACTS, launch_chromium, serving_in_thread
 from sqlalchemy import Engine
 from test_web_browser import free_port
 from web_samples import NOW, SQLITE_ONLY
 
 from paperfeed.config import Settings
-from paperfeed.corpus import CorpusCache
-from paperfeed.digest import EditionPolicy, compose_due
-from paperfeed.store.db import session_scope
-from paperfeed.store.subscribers import create_subscriber
 from paperfeed.web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -54,33 +46,8 @@ def server(stored: Engine, tmp_path: Path, database_url: str) -> Iterator[str]:
         list_name="Morning & papers",  # the page names the list, whatever it is called
     )
     app = create_app(settings, engine=stored, now=lambda: NOW)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uvicorn_server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield base
-    uvicorn_server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture
-def feed_token(stored: Engine) -> str:
-    with session_scope(stored) as session:
-        subscriber = create_subscriber(
-            session,
-            email="reader@example.com",
-            interests='"speculative decoding"',
-            now=NOW - timedelta(days=10),
-            confirmed=True,
-            send_hour=7,
-        )
-        token = subscriber.feed_token
-    compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
-    return token
+    with serving_in_thread(app, port):
+        yield base
 
 
 def expected(url: str) -> tuple[str, str, list[str]]:

@@ -7,21 +7,14 @@ variants answer 304 to their own validators, and every answer says ``Vary: Accep
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import feedparser
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from web_samples import NOW, SQLITE_ONLY
+from web_samples import SQLITE_ONLY
 
-from paperfeed.corpus import CorpusCache
-from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.feeds.documents import STYLESHEET_PI
-from paperfeed.store.db import session_scope
-from paperfeed.store.subscribers import create_subscriber
 
 BROWSER = {
     "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
@@ -30,22 +23,6 @@ BROWSER = {
 # What feedparser itself sends; newsboat sends no text/html either.
 READER = {"accept": "application/atom+xml,application/rdf+xml,application/rss+xml,*/*;q=0.1"}
 XSL = "{http://www.w3.org/1999/XSL/Transform}"
-
-
-@pytest.fixture
-def feed_token(stored: Engine) -> str:
-    with session_scope(stored) as session:
-        subscriber = create_subscriber(
-            session,
-            email="reader@example.com",
-            interests='"speculative decoding"',
-            now=NOW - timedelta(days=10),
-            confirmed=True,
-            send_hour=7,
-        )
-        token = subscriber.feed_token
-    compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
-    return token
 
 
 def paths(feed_token: str) -> list[str]:
