@@ -697,7 +697,7 @@ def subscribers_add(
             )
             what = f"added {subscriber.email} ({subscriber.status})"
         assert subscriber.id is not None  # flushed
-        signup = SignUp(subscriber.email, subscriber.id, link_state(subscriber))
+        signup = SignUp(address, subscriber.id, link_state(subscriber))
     out.print(what, highlight=False, soft_wrap=True)
     if mailer is not None and not _mail_confirmations(mailer, [signup]):
         raise typer.Exit(1)
@@ -795,7 +795,14 @@ def subscribers_list(
             lines = [line.strip() for line in s.interests.strip().splitlines() if line.strip()]
             # The first line stands for all; "…" says there are more.
             first = (lines[0] + (" …" if len(lines) > 1 else "")) if lines else ""
-            cells = (s.email, s.status, s.timezone, str(s.send_hour), s.frequency, first)
+            cells = (
+                s.email or f"team {s.name}",
+                s.status,
+                s.timezone,
+                str(s.send_hour),
+                s.frequency,
+                first,
+            )
             table.add_row(*(terminal_text(cell) for cell in cells))
         out.print(table)
         out.print(f"{len(rows)} subscribers")
@@ -890,7 +897,7 @@ def subscribers_import(
                     confirmed=confirmed,
                 )
                 assert subscriber.id is not None  # flushed
-                signups.append(SignUp(subscriber.email, subscriber.id, link_state(subscriber)))
+                signups.append(SignUp(wanted.email, subscriber.id, link_state(subscriber)))
             except AlreadySubscribed:
                 skipped += 1
             except InputError as exc:

@@ -121,14 +121,14 @@ class FileTransport:
             os.close(fd)
 
 
-def remove_mail_to(directory: Path, *addresses: str) -> int:
+def remove_mail_to(directory: Path, *addresses: str | None) -> int:
     """Delete every ``.eml`` in ``directory`` whose To: is one of ``addresses``; how many went.
 
     Names come from Message-IDs, which say nothing of the recipient, so each file's header
     block is read (once, for all the addresses); a file that vanished or cannot be parsed
     meanwhile is left alone.
     """
-    wanted = {address.strip().lower() for address in addresses}
+    wanted = {address.strip().lower() for address in addresses if address}
     if not wanted:
         return 0
     try:

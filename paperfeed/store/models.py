@@ -11,7 +11,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    Column,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 # Re-exported: callers name them as columns of the model they belong to.
@@ -31,6 +41,11 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"  # the subscriber stopped receiving between compose and send
+
+
+class ChannelAddressStatus(StrEnum):
+    ACTIVE = "active"
+    UNDELIVERABLE = "undeliverable"  # the service refused it for good (404, revoked webhook)
 
 
 class CrawlStatus(StrEnum):
@@ -155,10 +170,17 @@ def new_feed_token() -> str:
 
 
 class Subscriber(SQLModel, table=True):
-    """Someone who asked for digests; ``token`` keys their pages, ``feed_token`` their feed."""
+    """Someone who asked for digests; ``token`` keys their pages, ``feed_token`` their feed.
+
+    A team digest is a subscriber too: a ``name`` the operator gave it, no email, and chat
+    addresses (``ChannelAddress``) as its only way to receive. ``email_digest`` False means a
+    person reads their digest only through their chat addresses.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=320, unique=True)
+    email: str | None = Field(default=None, max_length=320, unique=True, nullable=True)
+    name: str | None = Field(default=None, max_length=64, unique=True, nullable=True)
+    email_digest: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     status: str = Field(default=SubscriberStatus.PENDING, max_length=16, index=True)
     interests: str = Field(default="", sa_type=Text)
     timezone: str = Field(default="UTC", max_length=64)
@@ -219,14 +241,51 @@ class SentPaper(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
-class Delivery(SQLModel, table=True):
-    """The outbox: one row per edition, claimed, sent, then marked sent."""
+class ChannelAddress(SQLModel, table=True):
+    """A chat or push address a subscriber (or a team) receives digests at.
 
-    __table_args__ = (Index("ix_delivery_status_created", "status", "created_at"),)
+    ``url`` is an apprise URL and holds the service's secret (a webhook key, a bot token):
+    it is never shown after entry (``shown`` is the redacted form) and never logged.
+    """
+
+    __tablename__ = "channel_address"
 
     id: int | None = Field(default=None, primary_key=True)
-    edition_id: int = Field(foreign_key="edition.id", unique=True, ondelete="CASCADE")
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    kind: str = Field(default="chat", max_length=16)
+    service: str = Field(max_length=32)
+    url: str = Field(sa_type=Text)
+    shown: str = Field(max_length=200)
+    status: str = Field(default=ChannelAddressStatus.ACTIVE, max_length=16)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per edition and channel, claimed, sent, then marked sent.
+
+    ``kind`` names the channel that sends it (``email``, ``chat``); ``channel`` is unique per
+    edition: ``email``, or ``chat:<address id>`` for each chat address. ``not_before`` holds
+    a delivery back when the service asked to wait (HTTP 429 Retry-After).
+    """
+
+    __table_args__ = (
+        Index("ix_delivery_status_created", "status", "created_at"),
+        UniqueConstraint("edition_id", "channel", name="uq_delivery_edition_channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    edition_id: int = Field(foreign_key="edition.id", index=True, ondelete="CASCADE")
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    kind: str = Field(default="email", max_length=16, sa_column_kwargs={"server_default": "email"})
+    channel: str = Field(
+        default="email", max_length=64, sa_column_kwargs={"server_default": "email"}
+    )
+    address_id: int | None = Field(
+        default=None, foreign_key="channel_address.id", index=True, ondelete="CASCADE"
+    )
+    not_before: datetime | None = _ts(nullable=True)
     status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

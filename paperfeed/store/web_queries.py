@@ -53,7 +53,7 @@ def expire_pending(session: Session, *, now: datetime, older_than: timedelta) ->
     )
     # Read first, then delete the same rows: the addresses let the caller remove their
     # confirmation mail from a file outbox (nothing of them may stay behind).
-    addresses = list(session.exec(select(Subscriber.email).where(*expired)).all())
+    addresses = [a for a in session.exec(select(Subscriber.email).where(*expired)).all() if a]
     if addresses:
         session.execute(delete(Subscriber).where(*expired))
     return addresses

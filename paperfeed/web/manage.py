@@ -36,9 +36,10 @@ from paperfeed.web.opml import FILENAME as OPML_FILENAME
 from paperfeed.web.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from paperfeed.web.opml import OpmlFeed, render_opml
 from paperfeed.web.pages import PageError, check_form, render
+from paperfeed.web.past_editions import ON_PREFERENCES, past_editions
 from paperfeed.web.preview import preview_digest
-from paperfeed.web.signup import time_zones
 from paperfeed.web.state import AppState, AppStateDep
+from paperfeed.web.zone_choices import zone_regions
 
 router = APIRouter()
 NOT_FOUND = (
@@ -69,8 +70,13 @@ def _preferences(
     interests: str | None = None,
     error: str | None = None,
     status: int = 200,
+    previewing: bool = False,
 ) -> HTMLResponse:
-    subscriber = _subscriber(state, token)
+    with session_scope(state.engine) as session:
+        subscriber = _known(session, token)
+        editions = past_editions(
+            session, state.public_url, token, subscriber.id or 0, offset=0, limit=ON_PREFERENCES
+        )
     text = subscriber.interests if interests is None else interests
     preview = preview_digest(
         state.engine,
@@ -86,10 +92,12 @@ def _preferences(
         "interests": text,
         "preview": preview,
         "error": error,
+        "previewing": previewing,
+        "editions": editions,
         "saved": request.query_params.get("saved") == "1",
         "reset": request.query_params.get("reset"),
         "welcome": request.query_params.get("welcome") == "1",
-        "time_zones": time_zones(),
+        "time_zones": zone_regions(subscriber.timezone),
         "frequencies": (Frequency.DAILY, Frequency.WEEKLY, Frequency.OFF),
         "examples": INTEREST_EXAMPLES,
         "feed_rss": personal_feed_url(state.public_url, subscriber.feed_token, "rss"),
@@ -138,7 +146,7 @@ async def preview(request: Request, token: str, state: AppStateDep) -> HTMLRespo
     interests = interests_field(request.query_params)
     if request.query_params.get("fragment") != "1":
         return await run_in_threadpool(
-            lambda: _preferences(request, state, token, interests=interests)
+            lambda: _preferences(request, state, token, interests=interests, previewing=True)
         )
 
     def fragment() -> HTMLResponse:
@@ -297,7 +305,7 @@ async def unsubscribe_one_click(request: Request, token: str, state: AppStateDep
         with session_scope(state.engine, write_lock=True) as session:
             subscriber = _known(session, token)
             unsubscribe_now(session, subscriber, now=state.clock())
-            return subscriber.email
+            return subscriber.email or ""
 
     email = await run_in_threadpool(leave)
     return render(request, state, "unsubscribed.html.j2", {"email": email, "token": token})

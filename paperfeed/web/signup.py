@@ -12,9 +12,7 @@ per address. Knows nothing of feeds or preferences beyond redirecting there.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,15 +34,13 @@ from paperfeed.web.pages import PageError, check_form, render, sentence
 from paperfeed.web.ratelimit import network_key
 from paperfeed.web.signing import ConfirmationLink, LinkExpired, LinkInvalid, Preferences
 from paperfeed.web.state import AppState, AppStateDep
+from paperfeed.web.zone_choices import zone_regions
 
 router = APIRouter()
 HOME_PAPERS = 30
-
-
-@lru_cache(maxsize=1)
-def time_zones() -> tuple[str, ...]:
-    """Every IANA zone name Python knows, sorted, for the form's list."""
-    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+# The address typed, for the "check your inbox" page the sign-up redirects to.
+INBOX_COOKIE = "pf_inbox"
+INBOX_COOKIE_SECONDS = 15 * 60
 
 
 def _home_context(state: AppState) -> dict[str, Any]:
@@ -60,7 +56,7 @@ def _home_context(state: AppState) -> dict[str, Any]:
             for p, listing in rows[:HOME_PAPERS]
         ],
         "total": len(rows),
-        "time_zones": time_zones(),
+        "time_zones": zone_regions(),
         "examples": INTEREST_EXAMPLES,
     }
 
@@ -76,6 +72,8 @@ def home_page(
     """The front page, optionally with the form's values and an error to fix."""
     context = _home_context(state)
     context.update(values=values or {}, error=error)
+    if values and isinstance(values.get("timezone"), str):
+        context["time_zones"] = zone_regions(values["timezone"])
     return render(request, state, "home.html.j2", context, status=status, forms=True)
 
 
@@ -85,9 +83,26 @@ async def home(request: Request, state: AppStateDep) -> HTMLResponse:
     return await run_in_threadpool(home_page, request, state)
 
 
+@router.get("/subscribe")
+async def subscribe_form() -> Response:
+    """The sign-up form lives on the front page; a typed or bookmarked /subscribe goes there."""
+    return RedirectResponse("/#signup-title", 303)
+
+
+@router.get("/subscribe/sent", response_class=HTMLResponse)
+async def check_inbox(request: Request, state: AppStateDep) -> HTMLResponse:
+    """The "check your inbox" page a sign-up redirects to, so a reload posts nothing again.
+
+    The address comes from a short-lived cookie the redirect set (never the URL, which
+    proxies log); without it the page speaks of "the address you typed".
+    """
+    email = request.cookies.get(INBOX_COOKIE, "")[:320] or None
+    return render(request, state, "inbox.html.j2", {"email": email})
+
+
 @router.post("/subscribe", response_class=HTMLResponse)
 async def subscribe(request: Request, state: AppStateDep) -> Response:
-    """Take a sign-up: always "check your inbox", one confirmation mail in the background."""
+    """Take a sign-up: always 303 to "check your inbox", one confirmation mail in the background."""
     form = await request.form()
     check_form(request, state, form)
     # The peer, or the client a trusted proxy names (PAPERFEED_TRUSTED_PROXIES): the address
@@ -114,11 +129,16 @@ async def subscribe(request: Request, state: AppStateDep) -> Response:
             "Look for them (and in the spam folder), or try again later.",
         )
     signup = await run_in_threadpool(_sign_up, state, data, client)
-    response = render(
-        request,
-        state,
-        "inbox.html.j2",
-        {"email": data.email, "hours": state.settings.confirm_hours},
+    # Redirect after POST: the answer is a GET page, so reloading it posts nothing again.
+    response = RedirectResponse("/subscribe/sent", 303)
+    response.set_cookie(
+        INBOX_COOKIE,
+        data.email,
+        max_age=INBOX_COOKIE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=state.public_url.startswith("https://"),
+        path="/subscribe",
     )
     response.background = BackgroundTask(send_confirmation, state, signup)
     return response
@@ -146,12 +166,12 @@ def _sign_up(state: AppState, data: SubscribeForm, client: str) -> SignUp:
                         opt_in_ip=client[:64],
                     )
                     assert created.id is not None
-                    return SignUp(created.email, created.id, link_state(created))
+                    return SignUp(data.email, created.id, link_state(created))
                 # A stranger may have typed the address: nothing changes before its owner
                 # confirms, and the link carries what was typed so confirming applies it.
                 assert existing.id is not None
                 return SignUp(
-                    existing.email,
+                    data.email,
                     existing.id,
                     link_state(existing),
                     Preferences(data.interests, data.timezone, data.send_hour, data.frequency),
