@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.encoder import DIMENSIONS, Encoder, paper_text
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.stats import FloatArray
 
 

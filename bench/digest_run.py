@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ranking_run import interest_text, read_jsonl, to_document
 
 from paperfeed.digest import EditionPolicy, by_upvotes, select_papers
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.interests import Interests, parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker, Ranker
 from paperfeed.ranking.stats import TermStats
 

@@ -32,10 +32,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.encoder import MiniLMEncoder, paper_text
 from paperfeed.ranking.hybrid import HybridRanker
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.semantic import topic_layout
 from paperfeed.ranking.stats import FloatArray, TermStats

@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats
 

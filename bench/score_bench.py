@@ -31,9 +31,9 @@ import sys
 import time
 from pathlib import Path
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.index import DayIndex
 from paperfeed.ranking.interests import Interests, parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.query import topic_features
 from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats

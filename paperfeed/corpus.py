@@ -21,10 +21,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from paperfeed.config import Settings
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.encoder import Encoder, require_semantic, shared_encoder
 from paperfeed.ranking.features import document_features
 from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker, Ranker
 from paperfeed.ranking.stats import DEFAULT_BUCKET_BITS, TermStats
 from paperfeed.ranking.text import FEATURES_VERSION

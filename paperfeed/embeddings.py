@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import Engine
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.encoder import Encoder, from_blobs, paper_text, to_blob
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.semantic import topic_text
 from paperfeed.ranking.stats import FloatArray
 from paperfeed.store.db import session_scope

@@ -29,7 +29,7 @@ from typing import Any
 from fakehf import FakeHF, _Answer
 from fakehf_days import FIXTURE_PAGE_DAY, FIXTURES_DIR, Item, fixture_items, synthetic_days
 
-from paperfeed.crawler.items import parse_api_items, rank_listings
+from paperfeed.crawler.api_items import parse_api_items, rank_listings
 from paperfeed.crawler.records import DayResult
 
 HOSTILE_DAY = date(2026, 9, 30)

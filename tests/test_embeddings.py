@@ -25,9 +25,9 @@ from paperfeed.crawler.records import DayResult, ListingRecord
 from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.embeddings import StoredVectors, embed_pending
 from paperfeed.errors import MissingExtra
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.encoder import semantic_available
 from paperfeed.ranking.hybrid import HybridSettings
+from paperfeed.ranking.paper_record import Document
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.store.embeddings import prune_topic_vectors

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from paperfeed.crawler.items import (
+from paperfeed.crawler.api_items import (
     ListedPaper,
     ParsedItems,
     merge_card,

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paperfeed.crawler.items import ListedPaper, ParsedItems, parse_api_items
+from paperfeed.crawler.api_items import ListedPaper, ParsedItems, parse_api_items
 from paperfeed.crawler.records import PaperRecord
 from paperfeed.crawler.repair import MAX_TITLE_BYTES, MAX_TITLE_CHARS, id_problem, repair_text
 from paperfeed.errors import IncompleteListing, SchemaDrift

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-from paperfeed.ranking.documents import Document
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.text import (
     STOP_WORDS,
     author_keys,

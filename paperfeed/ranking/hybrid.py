@@ -18,9 +18,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.index import DayIndex
 from paperfeed.ranking.interests import Interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.query import LikedQuery
 from paperfeed.ranking.ranker import (
     DEFAULT_TOP_K,

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.features import DocFeatures, Field, document_features
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.stats import FloatArray, HashArray, TermStats
 from paperfeed.ranking.text import feature_hashes
 

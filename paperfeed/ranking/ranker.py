@@ -15,10 +15,10 @@ from typing import Protocol, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.features import document_features
 from paperfeed.ranking.index import DayIndex, build_day_index, doc_term_weights
 from paperfeed.ranking.interests import Interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.query import LikedQuery, liked_paper_features, pack_rows
 from paperfeed.ranking.reasons import explain
 from paperfeed.ranking.scoring import (

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.features import FIELDS, DocFeatures, Field, document_features
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.text import FEATURES_VERSION, feature_hash, feature_hashes
 
 DEFAULT_BUCKET_BITS = 22

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.encoder import Encoder, paper_text
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.stats import FloatArray
 
 

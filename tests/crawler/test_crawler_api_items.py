@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from paperfeed.crawler.items import ListedPaper, parse_api_items, rank_listings
+from paperfeed.crawler.api_items import ListedPaper, parse_api_items, rank_listings
 from paperfeed.crawler.records import PaperRecord
 from paperfeed.errors import SchemaDrift
 

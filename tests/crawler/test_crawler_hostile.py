@@ -32,9 +32,9 @@ from sqlmodel import Session
 
 from paperfeed.config import Settings
 from paperfeed.crawl_job import crawl_days
+from paperfeed.crawler.api_items import parse_api_items
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.fetch import fetch_day
-from paperfeed.crawler.items import parse_api_items
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.crawler.polite import RetryPolicy, polite_get
 from paperfeed.crawler.repair import (

@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
-from paperfeed.crawler.items import parse_api_items, rank_listings
+from paperfeed.crawler.api_items import parse_api_items, rank_listings
 from paperfeed.crawler.records import DayResult
 from paperfeed.digest import ComposeSummary, EditionPolicy, compose_due
 from paperfeed.mailer.outbox import SendSummary

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paperfeed.crawler.items import ParsedItems, parse_api_items
+from paperfeed.crawler.api_items import ParsedItems, parse_api_items
 from paperfeed.crawler.page import DayPage, parse_day_page
 from paperfeed.errors import CrawlError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from paperfeed.ranking.documents import Document
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats
 

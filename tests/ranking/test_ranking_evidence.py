@@ -12,8 +12,8 @@ from functools import cache
 import pytest
 from repo_data import CORPUS
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import DEFAULT_THRESHOLD, LexicalRanker
 from paperfeed.ranking.stats import TermStats
 

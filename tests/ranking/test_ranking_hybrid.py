@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from fake_encoder import FakeEncoder
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.encoder import from_blobs, to_blob
 from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.semantic import topic_layout
 from paperfeed.ranking.stats import TermStats

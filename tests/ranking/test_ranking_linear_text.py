@@ -10,8 +10,8 @@ from pathlib import Path
 
 from hostile_day import ADVERSARIAL_TEXT, HOSTILE_STRINGS, MEGABYTE
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.features import acronym_definitions, document_features
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.text import MAX_TOKEN_CHARS, word_runs
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ _FEATURES_OF_EVERY_HOSTILE_TEXT = """
 import sys
 sys.path.insert(0, sys.argv[1])
 from hostile_day import ADVERSARIAL_TEXT, HOSTILE_STRINGS
-from paperfeed.ranking.documents import Document
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.features import document_features
 
 for name, text in [("adversarial", ADVERSARIAL_TEXT), *HOSTILE_STRINGS.items()]:

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import DEFAULT_THRESHOLD, LexicalRanker, Ranker, ScoredPaper
 from paperfeed.ranking.scoring import POPULARITY_WEIGHT, excluded_papers, score_subscribers
 from paperfeed.ranking.stats import TermStats

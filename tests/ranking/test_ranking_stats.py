@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.features import acronym_definitions, document_features
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats
 

@@ -26,10 +26,10 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.encoder import DIMENSIONS, MiniLMEncoder, paper_text
 from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats
 from paperfeed.ranking.vectors import MemoryVectors

@@ -10,7 +10,7 @@ from hostile_day import GOOD_IDS, REPAIRABLE_IDS, hostile_result
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from paperfeed.crawler.items import ListedPaper, rank_listings
+from paperfeed.crawler.api_items import ListedPaper, rank_listings
 from paperfeed.crawler.records import DayResult, PaperRecord
 from paperfeed.store.crawls import save_day
 from paperfeed.store.models import CrawlRun, Listing, ListingDay, Paper

@@ -25,8 +25,8 @@ from paperfeed.crawl_job import crawl_days
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
-from paperfeed.ranking.documents import Document
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats
 from paperfeed.store import migrate

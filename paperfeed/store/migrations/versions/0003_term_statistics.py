@@ -81,7 +81,7 @@ def upgrade() -> None:
 
 def _count_stored_papers() -> None:
     # Imported here: only this step needs ranking (and numpy), not the schema changes.
-    from paperfeed.ranking.documents import Document
+    from paperfeed.ranking.paper_record import Document
     from paperfeed.ranking.stats import TermStats
     from paperfeed.ranking.text import FEATURES_VERSION
 
