@@ -41,8 +41,12 @@ from paperfeed.mailer.worker import send_once
 from paperfeed.startup import public_address
 from paperfeed.store.db import database_error_reason, database_unavailable, session_scope
 from paperfeed.store.embeddings import prune_topic_vectors
-from paperfeed.store.housekeeping import analyze, last_crawl_started, prune_crawl_runs
-from paperfeed.store.web_queries import expire_pending
+from paperfeed.store.housekeeping import (
+    analyze,
+    expire_pending,
+    last_crawl_started,
+    prune_crawl_runs,
+)
 
 log = structlog.get_logger("paperfeed.scheduler")
 

@@ -34,7 +34,8 @@ from paperfeed.store.editions import PlannedEdition, write_editions
 from paperfeed.store.models import Edition, EditionPaper, Frequency, Subscriber
 from paperfeed.store.subscribers import create_subscriber
 from paperfeed.web.app import create_app
-from paperfeed.web.preview import preview_digest as web_preview
+from paperfeed.web.live_preview import preview_digest as web_preview
+from tests.support.fake_encoder import SAMPLE_DAY, SAMPLE_PAPERS, FakeEncoder
 
 runner = CliRunner()
 

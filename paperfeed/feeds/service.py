@@ -34,14 +34,10 @@ from paperfeed.feeds.items import (
 from paperfeed.mailer.display import one_line
 from paperfeed.ranking.interests import parse_interests
 from paperfeed.store.db import session_scope
+from paperfeed.store.edition_entries import edition_entries, edition_version
+from paperfeed.store.feed_pools import feed_pool_version, newest_settled_papers
 from paperfeed.store.models import SubscriberStatus
-from paperfeed.store.web_queries import (
-    edition_entries,
-    edition_version,
-    feed_pool_version,
-    find_by_feed_token,
-    newest_settled_papers,
-)
+from paperfeed.store.preferences import find_by_feed_token
 
 MAX_TOPIC_CHARS = 1_000
 # Papers a topic query is ranked over: every paper of the feed's days, at most this many.

@@ -1,4 +1,4 @@
-"""Keeping the database small and its planner informed: old crawl logs, statistics."""
+"""Keeping the database small and tidy: expired sign-ups, old crawl logs, planner statistics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, func, text
 from sqlmodel import Session, col, select
 
-from paperfeed.store.models import CrawlRun
+from paperfeed.store.models import CrawlRun, Subscriber, SubscriberStatus
+
+
+def expire_pending(session: Session, *, now: datetime, older_than: timedelta) -> list[str]:
+    """Delete sign-ups still unconfirmed ``older_than`` after they were made; their addresses."""
+    expired = (
+        col(Subscriber.status) == SubscriberStatus.PENDING,
+        col(Subscriber.created_at) < now - older_than,
+    )
+    # Read first, then delete the same rows: the addresses let the caller remove their
+    # confirmation mail from a file outbox (nothing of them may stay behind).
+    addresses = [a for a in session.exec(select(Subscriber.email).where(*expired)).all() if a]
+    if addresses:
+        session.execute(delete(Subscriber).where(*expired))
+    return addresses
 
 
 def prune_crawl_runs(session: Session, *, now: datetime, keep: timedelta) -> int:

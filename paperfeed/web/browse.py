@@ -16,9 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from paperfeed.links import archive_url, preferences_url
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import SubscriberStatus
+from paperfeed.store.edition_entries import edition_entries
+from paperfeed.store.feed_pools import listing_days
 from paperfeed.store.papers import latest_listing_day, papers_on
 from paperfeed.store.subscribers import find_by_token
-from paperfeed.store.web_queries import edition_entries, listing_days
 from paperfeed.web.cards import paper_card
 from paperfeed.web.pages import PageError, render
 from paperfeed.web.state import AppState, AppStateDep

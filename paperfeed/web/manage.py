@@ -24,8 +24,7 @@ from paperfeed.links import personal_feed_url, preferences_url
 from paperfeed.mailer.files import remove_mail_to
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Frequency, Subscriber, SubscriberStatus
-from paperfeed.store.subscribers import find_by_token, remove_subscriber, rotate_token
-from paperfeed.store.web_queries import (
+from paperfeed.store.preferences import (
     reactivate,
     rotate_feed_token,
     unsubscribe_now,
@@ -33,11 +32,11 @@ from paperfeed.store.web_queries import (
 )
 from paperfeed.web.forms import INTEREST_EXAMPLES, interests_field, read_preferences
 from paperfeed.web.opml import FILENAME as OPML_FILENAME
+from paperfeed.web.live_preview import preview_digest
 from paperfeed.web.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from paperfeed.web.opml import OpmlFeed, render_opml
 from paperfeed.web.pages import PageError, check_form, render
 from paperfeed.web.past_editions import ON_PREFERENCES, past_editions
-from paperfeed.web.preview import preview_digest
 from paperfeed.web.state import AppState, AppStateDep
 from paperfeed.web.zone_choices import zone_regions
 

@@ -25,8 +25,8 @@ from paperfeed.links import archive_url, preferences_url
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Subscriber, SubscriberStatus
 from paperfeed.store.papers import latest_listing_day, papers_on
+from paperfeed.store.preferences import reactivate, update_preferences
 from paperfeed.store.subscribers import confirm, create_subscriber, find_by_email, link_state
-from paperfeed.store.web_queries import reactivate, update_preferences
 from paperfeed.web.cards import paper_card
 from paperfeed.web.confirmation import SignUp, send_confirmation
 from paperfeed.web.forms import INTEREST_EXAMPLES, SubscribeForm, read_subscribe

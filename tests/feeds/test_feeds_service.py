@@ -16,10 +16,11 @@ from paperfeed.errors import InputError
 from paperfeed.feeds.export import export_feeds
 from paperfeed.feeds.service import FeedOptions, FeedService
 from paperfeed.store.crawls import save_day
+from paperfeed.store.housekeeping import expire_pending
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.subscribers import create_subscriber, find_by_email
-from paperfeed.store.web_queries import expire_pending
+from tests.feeds.feed_samples import FIRST_DAY, settled_at, store_day, store_days
 
 OPTIONS = FeedOptions(
     public_url="https://paperfeed.example", list_name="paperfeed", days=7, max_items=100

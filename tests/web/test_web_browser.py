@@ -40,12 +40,12 @@ from paperfeed.links import (
 )
 from paperfeed.mailer.message import build_digest_message, flatten, make_message_id, make_sender
 from paperfeed.mailer.render import compile_day, render_digest
+from paperfeed.store.edition_entries import edition_entries
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport
 from paperfeed.mailer.views import DayView, DigestPaper, Pick, Recipient, SubscriberDigest
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.subscribers import find_by_email
-from paperfeed.store.web_queries import edition_entries
 from paperfeed.web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
