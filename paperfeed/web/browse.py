@@ -7,6 +7,7 @@ Knows nothing of forms or feeds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from fastapi import APIRouter, Request
@@ -15,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.links import archive_url, preferences_url
 from paperfeed.store.db import session_scope
-from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.edition_entries import edition_entries
 from paperfeed.store.feed_pools import listing_days
+from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.papers import latest_listing_day, papers_on
 from paperfeed.store.subscribers import find_by_token
 from paperfeed.web.cards import paper_card
@@ -56,7 +57,7 @@ def _archive(request: Request, state: AppState, day: date) -> HTMLResponse:
         rows = papers_on(session, day)
         days = listing_days(session)
     if not rows:
-        raise PageError(404, f"There is no list for {day.isoformat()} (no papers on weekends).")
+        raise PageError(404, missing_day(day, days, today=state.clock().date()))
     rows.sort(key=lambda pair: (-pair[1].upvotes, pair[1].rank))
     older = [d for d in days if d < day]
     newer = [d for d in days if d > day]
@@ -71,6 +72,24 @@ def _archive(request: Request, state: AppState, day: date) -> HTMLResponse:
             "newer": archive_url(state.public_url, newer[-1]) if newer else None,
         },
     )
+
+
+def missing_day(day: date, days: Sequence[date], *, today: date) -> str:
+    """Why ``day`` has no list, from the days that have one (newest first): the future, not
+    crawled yet, before the archive starts, a weekend, or a weekday nothing was stored for."""
+    label = f"{day.strftime('%A')} {day.isoformat()}"
+    if not days:
+        return f"There is no list for {label}: no day has been crawled yet."
+    newest, oldest = days[0], days[-1]
+    if day > today:
+        return f"{label} is still to come. The newest list is of {newest.isoformat()}."
+    if day > newest:
+        return f"The list for {label} is not crawled yet. The newest is of {newest.isoformat()}."
+    if day < oldest:
+        return f"The archive starts on {oldest.isoformat()}, after {label}."
+    if day.weekday() >= 5:
+        return f"There is no list for {label}: Hugging Face lists no papers on weekends."
+    return f"There is no list for {label}: none was stored for that day."
 
 
 @router.get("/e/{token}/{edition_id}", response_class=HTMLResponse)

@@ -30,9 +30,10 @@ from paperfeed.store.preferences import (
     unsubscribe_now,
     update_preferences,
 )
+from paperfeed.store.subscribers import find_by_token, remove_subscriber, rotate_token
 from paperfeed.web.forms import INTEREST_EXAMPLES, interests_field, read_preferences
-from paperfeed.web.opml import FILENAME as OPML_FILENAME
 from paperfeed.web.live_preview import preview_digest
+from paperfeed.web.opml import FILENAME as OPML_FILENAME
 from paperfeed.web.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from paperfeed.web.opml import OpmlFeed, render_opml
 from paperfeed.web.pages import PageError, check_form, render

@@ -47,6 +47,11 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def link_lifetime(hours: int) -> str:
+    """A confirmation link's lifetime in the one wording every page uses: "48 hours"."""
+    return f"{hours} hour" if hours == 1 else f"{hours} hours"
+
+
 def render(
     request: Request,
     state: AppState,
@@ -70,6 +75,8 @@ def render(
         "csrf_field": CSRF_FIELD,
         "list_name": state.settings.list_name,
         "public_url": state.public_url,
+        # How long a confirmation link works: every page says it in these words, from here.
+        "link_lifetime": link_lifetime(state.settings.confirm_hours),
         **(context or {}),
     }
     response = state.templates.TemplateResponse(request, template, values, status_code=status)
@@ -134,7 +141,8 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     """404, 405 and friends → a page, not JSON."""
     assert isinstance(exc, StarletteHTTPException)
     messages = {
-        404: "There is no page here. Links in our mails stop working once you delete your data.",
+        404: "There is no page at this address. Check the link for a typo, or start again "
+        "from the front page.",
         405: "This address does not take that kind of request.",
     }
     message = messages.get(exc.status_code, str(exc.detail))

@@ -20,11 +20,11 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
-from web_process import served
-from web_samples import NOW
 
 from paperfeed.store.db import session_scope
 from paperfeed.store.subscribers import create_subscriber, find_by_email
+from tests.web.web_process import served
+from tests.web.web_samples import NOW
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 LINK = re.compile(r"https?://[^/\s]+(/confirm/[A-Za-z0-9._-]+)")
@@ -98,7 +98,8 @@ def test_an_active_subscriber_s_link_applies_their_interests_once(
             "send_hour": "6",
             "frequency": "weekly",
         }
-        answer = http.post("/subscribe", data=form)
+        # Redirect after POST: the answer is a 303 to the "check your inbox" page.
+        answer = http.post("/subscribe", data=form, follow_redirects=True)
         assert answer.status_code == 200
         assert "Check your inbox" in answer.text
         text = _mail_text(handler)

@@ -1,10 +1,38 @@
-// Pre-fill the sign-up form's time zone with the browser's own (no data leaves the page).
+// Time-zone fields: pre-fill the sign-up form's zone with the browser's own, and a
+// "Find a city" box that narrows the select as one types (no data leaves the page).
+// Without JavaScript the select still works: its labels start with the city.
 (function () {
   var select = document.getElementById("timezone");
-  if (!select || select.getAttribute("data-auto") !== "1") return;
-  var zone;
-  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
-  for (var i = 0; i < select.options.length; i++) {
-    if (select.options[i].value === zone) { select.selectedIndex = i; return; }
+  if (!select) return;
+  if (select.getAttribute("data-auto") === "1") {
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = null; }
+    for (var i = 0; zone && i < select.options.length; i++) {
+      if (select.options[i].value === zone) { select.selectedIndex = i; break; }
+    }
   }
+  var filter = document.getElementById("timezone-filter");
+  if (!filter) return;
+  filter.hidden = false;
+  var chosen = select.value;
+  select.addEventListener("change", function () { if (!filter.value.trim()) chosen = select.value; });
+  function norm(s) { return s.toLowerCase().replace(/_/g, " "); }
+  filter.addEventListener("input", function () {
+    var wanted = norm(filter.value.trim());
+    var first = null;
+    var groups = select.getElementsByTagName("optgroup");
+    for (var g = 0; g < groups.length; g++) {
+      var shown = 0, options = groups[g].getElementsByTagName("option");
+      for (var j = 0; j < options.length; j++) {
+        var o = options[j];
+        var hit = !wanted || norm(o.text).indexOf(wanted) >= 0 || norm(o.value).indexOf(wanted) >= 0;
+        o.hidden = !hit;
+        if (hit) { shown++; if (!first) first = o; }
+      }
+      groups[g].hidden = shown === 0;
+    }
+    // The first match becomes the choice; an empty box puts back what was chosen.
+    if (wanted && first) first.selected = true;
+    else if (!wanted) select.value = chosen;
+  });
 })();
