@@ -35,8 +35,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from repo_data import CORPUS
+# `python bench/x.py` puts only bench/ on the path; the root makes tests.support importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.data_paths import CORPUS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cli.json"
 PER_DAY = 50

@@ -6,7 +6,7 @@ process, so its peak RSS is its own. The process seeds the subscribers straight 
 send hour already passed), then times:
 
 * crawl: ``crawl_days`` over the last week of synthetic days from the fake Hugging Face
-  server (tests/fakehf.py, real HTTP on 127.0.0.1), every day saved and settled;
+  server (tests/support/fake_hf.py, real HTTP on 127.0.0.1), every day saved and settled;
 * compose: ``compose_due`` with a fresh ``CorpusCache`` (ranks 1,000 subscribers per batch);
 * send: ``send_due`` with the SMTP transport (pool 8) into Postfix's ``smtp-sink``.
 
@@ -41,12 +41,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, bindparam, insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+# `python bench/x.py` puts only bench/ on the path; the root makes tests.support importable.
+sys.path.insert(0, str(ROOT))
 
 from cycle_send_bench import postgres_database  # noqa: E402
-from fakehf import FakeHF  # noqa: E402
-from fakehf_days import fixture_items, synthetic_days  # noqa: E402
-from repo_data import CORPUS  # noqa: E402
 from send_bench import SMTP_SINK, sink  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
@@ -61,6 +59,9 @@ from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport  # noqa: E402
 from paperfeed.store import migrate  # noqa: E402
 from paperfeed.store.db import make_engine, session_scope  # noqa: E402
 from paperfeed.store.models import Subscriber  # noqa: E402
+from tests.support.data_paths import CORPUS  # noqa: E402
+from tests.support.fake_hf import FakeHF  # noqa: E402
+from tests.support.hf_days import fixture_items, synthetic_days  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "cycle.json"
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo")

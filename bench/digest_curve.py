@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+# `python bench/x.py` puts only bench/ on the path; the root makes tests.support importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from digest_run import digests, memory_vectors, read_days
 from ranking_run import read_jsonl, to_document
-from repo_data import CORPUS, DAYS, EVALUATE_DIGESTS, PROFILES, QRELS, SPLIT
+
+from tests.support.data_paths import CORPUS, DAYS, EVALUATE_DIGESTS, PROFILES, QRELS, SPLIT
 
 
 def default_threshold(ranker: str) -> float:

@@ -31,8 +31,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from repo_data import CORPUS
+# `python bench/x.py` puts only bench/ on the path; the root makes tests.support importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.data_paths import CORPUS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "feed.json"
 TARGET_RPS = 2_000

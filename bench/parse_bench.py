@@ -28,8 +28,9 @@ from bs4 import BeautifulSoup, Tag
 
 from paperfeed.crawler.page import parse_day_page, read_page
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from repo_data import HF_FIXTURES
+# `python bench/x.py` puts only bench/ on the path; the root makes tests.support importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.data_paths import HF_FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = HF_FIXTURES / "papers_2026-09-28.html"

@@ -39,8 +39,9 @@ from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.stats import TermStats
 from paperfeed.ranking.text import word_runs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from repo_data import CORPUS
+# `python bench/x.py` puts only bench/ on the path; the root makes tests.support importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.data_paths import CORPUS
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = CORPUS

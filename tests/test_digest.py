@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from repo_data import CORPUS, DAYS, PROFILES, QRELS
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
@@ -28,6 +27,7 @@ from paperfeed.store.models import (
     Subscriber,
 )
 from paperfeed.store.subscribers import create_subscriber
+from tests.support.data_paths import CORPUS, DAYS, PROFILES, QRELS
 
 POLICY = EditionPolicy()
 

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_encoder import SAMPLE_DAY, SAMPLE_PAPERS, FakeEncoder
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 from typer.testing import CliRunner
@@ -38,6 +37,7 @@ from paperfeed.store.models import (
     TopicEmbedding,
 )
 from paperfeed.store.subscribers import create_subscriber
+from tests.support.fake_encoder import SAMPLE_DAY, SAMPLE_PAPERS, FakeEncoder
 
 DAY, PAPERS = SAMPLE_DAY, SAMPLE_PAPERS
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BIN = Path(sys.executable).parent
@@ -40,7 +42,7 @@ SKIPPED = {
     "paperfeed worker": "drains until stopped; tests/mailer/test_mail_cli.py runs it",
     '.venv/bin/pytest -m "not e2e and not faults"': "is this test suite",
 }
-FAKE_HF = "python tests/fakehf.py --port 8999 --synthetic 20"
+FAKE_HF = "python -m tests.support.fake_hf --port 8999 --synthetic 20"
 CRAWL = "PAPERFEED_HF_BASE_URL=http://127.0.0.1:8999 paperfeed crawl"
 RANK = "paperfeed rank --interests '\"speculative decoding\"\\n-vision'"
 RUN_HERE = {
@@ -93,13 +95,6 @@ def test_every_recipe_is_run_here_or_skipped_with_a_reason() -> None:
     assert not stale, f"recipes listed here that the README no longer has: {stale}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # `python`, `paperfeed`
@@ -123,7 +118,7 @@ def bash(command: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPr
 @pytest.fixture
 def fake_hf(tmp_path: Path) -> Iterator[int]:
     """The README's fake-HF recipe, on a free port instead of 8999."""
-    port = _free_port()
+    port = free_port()
     command = FAKE_HF.replace("8999", str(port))
     server = subprocess.Popen(  # bash runs the README's own line
         ["bash", "-c", f"exec {command}"],

@@ -5,21 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from cogapp import Cog
-from readme_reference import command_rows
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
+from tests.support.readme_commands import command_rows
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_the_readme_command_table_is_the_one_cog_makes_from_the_help() -> None:
     text = README.read_text(encoding="utf-8")
-    assert "from readme_reference import command_table" in text
+    assert "from tests.support.readme_commands import command_table" in text
     regenerated = Cog().process_string(text, fname=str(README))
     assert regenerated == text, (
         "README.md's command reference differs from the CLI's help: run "
-        "`.venv/bin/cog -r -I tests README.md` and commit the result"
+        "`.venv/bin/cog -r -I . README.md` and commit the result"
     )
 
 

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_encoder import SAMPLE_DAY, SAMPLE_PAPERS, FakeEncoder
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine

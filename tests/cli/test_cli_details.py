@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakehf import FakeHF
-from fakehf_days import FIXTURES_DIR
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
+from tests.support.fake_hf import FakeHF
+from tests.support.hf_days import FIXTURES_DIR
 
 runner = CliRunner()
 

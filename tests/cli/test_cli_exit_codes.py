@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cycle_samples import serving_smtp
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
+from tests.support.cycle_samples import serving_smtp
 
 runner = CliRunner()
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -14,8 +14,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from fakehf import FakeHF
-from fakehf_days import FIXTURE_PAGE_DAY, FIXTURES_DIR
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
@@ -24,6 +22,8 @@ from paperfeed.store.crawls import save_day
 from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.models import Subscriber
 from paperfeed.store.subscribers import new_token
+from tests.support.fake_hf import FakeHF
+from tests.support.hf_days import FIXTURE_PAGE_DAY, FIXTURES_DIR
 
 runner = CliRunner()
 # Clear the screen, retitle the window, then a right-to-left override: none may reach a tty.
@@ -249,7 +249,7 @@ def test_a_stored_address_no_sign_up_takes_any_more_can_still_be_removed(
 
 
 def test_rank_over_the_shared_hostile_day_prints_every_title_as_text(env: dict[str, str]) -> None:
-    from hostile_day import HOSTILE_DAY, hostile_result
+    from tests.support.hostile_day import HOSTILE_DAY, hostile_result
 
     engine = make_engine(env["PAPERFEED_DATABASE_URL"])
     at = datetime(2026, 10, 1, 7, tzinfo=UTC)

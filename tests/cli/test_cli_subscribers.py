@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cycle_samples import serving_smtp
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -26,6 +25,7 @@ from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.models import Subscriber, SubscriberStatus
 from paperfeed.store.subscribers import find_by_email
 from paperfeed.web.app import create_app
+from tests.support.cycle_samples import serving_smtp
 
 runner = CliRunner()
 PUBLIC_URL = "https://feed.example.org"

@@ -1,7 +1,7 @@
 """Fixtures for the crawler tests: the real captures, a fake clock, a client, stamina's test mode.
 
-The captures live in the repository's data/hf/, named once in ``repo_data``; every test
-reaches them through ``hf_fixtures``.
+The captures live in the repository's data/hf/, named once in ``tests.support.data_paths``;
+every test reaches them through ``hf_fixtures``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import httpx
 import pytest
 import respx
 import stamina
-from fakehf import FakeClock
-from fakehf_days import FIXTURES_DIR, page_items
 
 from paperfeed.config import Settings
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
+from tests.support.fake_hf import FakeClock
+from tests.support.hf_days import FIXTURES_DIR, page_items
 
 HF = "https://huggingface.co"
 

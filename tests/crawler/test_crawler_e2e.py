@@ -8,14 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakehf import FakeClock, FakeHF
-from fakehf_days import fixture_items, synthetic_days
 
 from paperfeed.config import Settings
 from paperfeed.crawler.client import USER_AGENT, make_client
 from paperfeed.crawler.fetch import fetch_day, fetch_trending
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.crawler.window import backfill_days
+from tests.support.fake_hf import FakeClock, FakeHF
+from tests.support.hf_days import fixture_items, synthetic_days
 
 DAY = date(2026, 9, 28)
 

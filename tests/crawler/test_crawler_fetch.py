@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from fakehf import FakeClock
-from fakehf_days import render_page, synthetic_days
 
 from paperfeed.crawler.fetch import describe, fetch_day, fetch_trending
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.crawler.polite import HostUnreachable
+from tests.support.fake_hf import FakeClock
+from tests.support.hf_days import render_page, synthetic_days
 
 HF = "https://huggingface.co"
 DAY = date(2026, 9, 28)  # the captured page's day, and "today" on the fake clock

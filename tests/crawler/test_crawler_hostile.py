@@ -12,21 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from fakehf import FakeClock
-from fakehf_days import fixture_items, synthetic_days
-from hostile_day import (
-    AFTER_DAY,
-    DEEP_DAY,
-    GOOD_IDS,
-    HOSTILE_DAY,
-    REPAIRABLE_IDS,
-    UNSTORABLE_IDS,
-    HostileHF,
-    as_json,
-    deep_json,
-    hostile_hf,
-    hostile_items,
-)
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -45,6 +30,21 @@ from paperfeed.crawler.repair import (
 )
 from paperfeed.errors import SourceUnavailable
 from paperfeed.store.crawls import settled_days
+from tests.support.fake_hf import FakeClock
+from tests.support.hf_days import fixture_items, synthetic_days
+from tests.support.hostile_day import (
+    AFTER_DAY,
+    DEEP_DAY,
+    GOOD_IDS,
+    HOSTILE_DAY,
+    REPAIRABLE_IDS,
+    UNSTORABLE_IDS,
+    HostileHF,
+    as_json,
+    deep_json,
+    hostile_hf,
+    hostile_items,
+)
 
 ORDINARY_DAY = date(2026, 9, 29)
 

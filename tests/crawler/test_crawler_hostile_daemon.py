@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from cycle_samples import free_port
-from hostile_day import hostile_hf
+
+from tests.support.hostile_day import hostile_hf
+from tests.support.ports import free_port
 
 PAPERFEED = [sys.executable, "-m", "paperfeed"]
 FAR_SCHEDULE = "0 0 1 1 *"  # no scheduled crawl during the test: only the first one

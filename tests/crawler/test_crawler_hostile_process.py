@@ -18,7 +18,12 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from hostile_day import (
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from paperfeed.store.db import make_engine
+from paperfeed.store.models import CrawlRun, Listing, Paper
+from tests.support.hostile_day import (
     AFTER_DAY,
     DEEP_DAY,
     GOOD_IDS,
@@ -28,11 +33,6 @@ from hostile_day import (
     HostileHF,
     hostile_hf,
 )
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
-
-from paperfeed.store.db import make_engine
-from paperfeed.store.models import CrawlRun, Listing, Paper
 
 PAPERFEED = [sys.executable, "-m", "paperfeed"]
 FIRST, LAST = "2026-09-28", AFTER_DAY.isoformat()

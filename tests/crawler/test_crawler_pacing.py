@@ -7,9 +7,9 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from fakehf import FakeClock
 
 from paperfeed.crawler.pacing import Pacer, parse_ratelimit, parse_retry_after, requested_wait
+from tests.support.fake_hf import FakeClock
 
 
 def test_budget_allows_its_limit_per_window_then_waits_for_the_oldest_to_expire(

@@ -9,10 +9,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from fakehf_days import render_page
 
 from paperfeed.crawler.page import ShortListing, parse_day_page, read_page
 from paperfeed.errors import SchemaDrift
+from tests.support.hf_days import render_page
 
 DAY = date(2026, 9, 28)
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import respx
-from fakehf import FakeClock
 
 from paperfeed.crawler.fetch import fetch_day
 from paperfeed.crawler.pacing import Pacer
+from tests.support.fake_hf import FakeClock
 
 DAY = date(2026, 9, 28)
 Items = list[dict[str, Any]]

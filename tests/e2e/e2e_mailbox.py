@@ -21,7 +21,7 @@ from email.utils import parseaddr
 from functools import cached_property
 from typing import Any
 
-from cycle_samples import serving_smtp
+from tests.support.cycle_samples import serving_smtp
 
 MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*(<[^>\r\n]+>)")
 PAPER_LINK = re.compile(r"https://huggingface\.co/papers/([0-9]{4}\.[0-9]{5})")

@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from fakehf_days import Item, fixture_items, synthetic_days
-from repo_data import CORPUS
+from tests.support.data_paths import CORPUS
+from tests.support.hf_days import Item, fixture_items, synthetic_days
 
 HISTORY_START = date(2026, 9, 21)  # a Monday, two weeks before the scenario
 SCENARIO_START = date(2026, 10, 5)  # a Monday; no DST change in the five zones until the 25th

@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 from email import message_from_bytes
 
-from e2e_mailbox import running_mailbox
-
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.smtp import SmtpTransport, parse_smtp_url
 from paperfeed.mailer.transport import Outcome
+from tests.e2e.e2e_mailbox import running_mailbox
 
 AT_ONCE = 12
 

@@ -18,8 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from e2e_timeline import HFTimeline
-from fakehf import FakeHF
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -33,6 +31,8 @@ from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
 from paperfeed.store.subscribers import create_subscriber
+from tests.e2e.e2e_timeline import HFTimeline
+from tests.support.fake_hf import FakeHF
 
 DAY = date(2026, 10, 6)
 NOW = datetime(2026, 10, 7, 23, tzinfo=UTC)

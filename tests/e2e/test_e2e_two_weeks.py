@@ -31,8 +31,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from e2e_daemon import DaemonSetup, RunningDaemon, WaitingDaemon, daemon_env
-from e2e_expect import (
+from sqlalchemy import Engine
+
+from paperfeed.store import migrate
+from paperfeed.store.db import make_engine
+from tests.e2e.e2e_daemon import DaemonSetup, RunningDaemon, WaitingDaemon, daemon_env
+from tests.e2e.e2e_expect import (
     ExpectedDigest,
     Reader,
     Slot,
@@ -40,15 +44,11 @@ from e2e_expect import (
     send_moments,
     settled_in,
 )
-from e2e_mailbox import Mail, Mailbox, running_mailbox
-from e2e_timeline import SCENARIO_DAYS, SCENARIO_START, HFTimeline, listing_day
-from e2e_web import Site
-from fakehf import FakeHF
-from repo_data import PROFILES
-from sqlalchemy import Engine
-
-from paperfeed.store import migrate
-from paperfeed.store.db import make_engine
+from tests.e2e.e2e_mailbox import Mail, Mailbox, running_mailbox
+from tests.e2e.e2e_timeline import SCENARIO_DAYS, SCENARIO_START, HFTimeline, listing_day
+from tests.e2e.e2e_web import Site
+from tests.support.data_paths import PROFILES
+from tests.support.fake_hf import FakeHF
 
 PUBLIC_URL = "http://paperfeed.test"
 READERS = 500

@@ -1,6 +1,6 @@
 """The fake Hugging Face with faults that last: outages until healed, storms, a timeline.
 
-``FakeHF`` (tests/fakehf.py) fails the next N requests under a path. The fault suite also
+``FakeHF`` (tests/support/fake_hf.py) fails the next N requests under a path. The fault suite also
 needs faults that hold until the test heals them (an outage of the API, a page layout that
 changed), a 429/503 storm spread over a whole multi-day crawl, and a record of *when* each
 request arrived on the crawler's fake clock, to prove the crawler waited what each answer
@@ -15,7 +15,7 @@ from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Literal
 
-from fakehf import FakeClock, FakeHF, Fault, FaultKind
+from tests.support.fake_hf import FakeClock, FakeHF, Fault, FaultKind
 
 Budget = Literal["api", "page"]
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from fakehf import FakeClock
-from faults_hf_server import FaultyHF
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -24,6 +22,8 @@ from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import CrawlRun, Listing, ListingDay, Paper
+from tests.faults.faults_hf_server import FaultyHF
+from tests.support.fake_hf import FakeClock
 
 Items = list[dict[str, Any]]
 

@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cycle_samples import free_port
+
+from tests.support.ports import free_port
 
 POSTGRES_USER = "postgres"
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fakehf import FakeHF, Fault
+from tests.support.fake_hf import FakeHF, Fault
 
 if TYPE_CHECKING:
-    from fakehf import _Answer
+    from tests.support.fake_hf import _Answer
 
 PAPERFEED = [sys.executable, "-m", "paperfeed"]
 

@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from fakehf_days import FIXTURE_PAGE_DAY, FIXTURES_DIR, load_items, page_items
-from faults_smtp_server import FaultySink
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -31,6 +29,8 @@ from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Delivery, DeliveryStatus, Subscriber
 from paperfeed.store.subscribers import create_subscriber
+from tests.faults.faults_smtp_server import FaultySink
+from tests.support.hf_days import FIXTURE_PAGE_DAY, FIXTURES_DIR, load_items, page_items
 
 LISTED = FIXTURE_PAGE_DAY
 T0 = datetime(2026, 9, 29, 7, 5, tzinfo=UTC)  # five minutes after everyone's send hour

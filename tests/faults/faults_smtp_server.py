@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+
+from tests.support.ports import free_port
 
 _MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*(<[^>\r\n]+>)")
 
@@ -131,18 +132,12 @@ class _FaultyController(Controller):
         return _FaultySMTP(self.handler, **self.SMTP_kwargs)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serving(sink: FaultySink, *, timeout: float = 5.0) -> Iterator[FaultySink]:
     """Serve ``sink`` on a free port; ``sink.url`` is the ``PAPERFEED_SMTP_URL`` for it,
     with ``timeout`` as the client's per-command timeout."""
     for _ in range(5):  # another process may take the probed port first
-        controller = _FaultyController(sink, hostname="127.0.0.1", port=_free_port())
+        controller = _FaultyController(sink, hostname="127.0.0.1", port=free_port())
         try:
             controller.start()  # returns once the server answered a first connection
         except (OSError, RuntimeError):

@@ -1,6 +1,6 @@
 """Hugging Face faults, injected over real sockets, checked in the store (SQLite and PostgreSQL).
 
-Each test crawls the fake Hugging Face (tests/fakehf.py, here with lasting faults) through
+Each test crawls the fake Hugging Face (tests/support/fake_hf.py, here with lasting faults) through
 the real crawl job the daemon runs (``due_days`` + ``crawl_days``, see faults_hf_store.py)
 into a migrated database, and then reads the store back. Whatever the fault, afterwards:
 every paper of every day is stored exactly once and every listed day's list is complete;
@@ -32,10 +32,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import stamina
-from fakehf import FaultKind
-from fakehf_days import Item, fixture_items, synthetic_days
-from faults_hf_server import FaultyHF, Hit, Storm
-from faults_hf_store import (
+from sqlalchemy import Engine
+
+from paperfeed.crawl_job import due_days
+from tests.faults.faults_hf_server import FaultyHF, Hit, Storm
+from tests.faults.faults_hf_store import (
     StoredDay,
     assert_days_complete,
     crawl_at,
@@ -45,9 +46,8 @@ from faults_hf_store import (
     papers,
     upvotes_of,
 )
-from sqlalchemy import Engine
-
-from paperfeed.crawl_job import due_days
+from tests.support.fake_hf import FaultKind
+from tests.support.hf_days import Item, fixture_items, synthetic_days
 
 pytestmark = pytest.mark.faults
 

@@ -26,11 +26,6 @@ from typing import Any
 
 import pytest
 import structlog
-from cycle_samples import free_port, store_settled_days
-from fakehf import FakeHF
-from fakehf_days import fixture_items, synthetic_days
-from faults_process_postgres import PrivatePostgres, private_postgres
-from faults_process_samples import kill_hard, logged, process_env, start, wait_for
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
@@ -39,6 +34,12 @@ from paperfeed.config import Settings
 from paperfeed.scheduler import LOCK_KEY, Jobs, LeaderLock, run_scheduler
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
+from tests.faults.faults_process_postgres import PrivatePostgres, private_postgres
+from tests.faults.faults_process_samples import kill_hard, logged, process_env, start, wait_for
+from tests.support.cycle_samples import store_settled_days
+from tests.support.fake_hf import FakeHF
+from tests.support.hf_days import fixture_items, synthetic_days
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

@@ -18,22 +18,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cycle_samples import (
-    MessageIdSink,
-    add_subscriber,
-    delivery_statuses,
-    editions,
-    free_port,
-    outbox_recipients,
-    running_sink,
-    seed_subscribers,
-    store_settled_days,
-)
-from fakehf import FakeHF
-from fakehf_days import fixture_items, synthetic_days
-from faults_process_disk import fill, tiny_disk
-from faults_process_postgres import PrivatePostgres, private_postgres
-from faults_process_samples import (
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.corpus import CorpusCache
+from paperfeed.crawl_job import crawl_days
+from paperfeed.crawler.client import make_client
+from paperfeed.digest import BATCH as COMPOSE_BATCH  # subscribers per compose transaction
+from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.store import migrate
+from paperfeed.store.db import make_engine
+from paperfeed.store.models import Edition
+from tests.faults.faults_process_disk import fill, tiny_disk
+from tests.faults.faults_process_postgres import PrivatePostgres, private_postgres
+from tests.faults.faults_process_samples import (
     GatedFakeHF,
     freeze,
     kill_hard,
@@ -45,7 +43,7 @@ from faults_process_samples import (
     thaw,
     wait_for,
 )
-from faults_process_state import (
+from tests.faults.faults_process_state import (
     RunRecord,
     compose_state,
     count_rows,
@@ -59,17 +57,19 @@ from faults_process_state import (
     votes,
     whole_messages,
 )
-from sqlalchemy import Engine
-
-from paperfeed.config import Settings
-from paperfeed.corpus import CorpusCache
-from paperfeed.crawl_job import crawl_days
-from paperfeed.crawler.client import make_client
-from paperfeed.digest import BATCH as COMPOSE_BATCH  # subscribers per compose transaction
-from paperfeed.digest import EditionPolicy, compose_due
-from paperfeed.store import migrate
-from paperfeed.store.db import make_engine
-from paperfeed.store.models import Edition
+from tests.support.cycle_samples import (
+    MessageIdSink,
+    add_subscriber,
+    delivery_statuses,
+    editions,
+    outbox_recipients,
+    running_sink,
+    seed_subscribers,
+    store_settled_days,
+)
+from tests.support.fake_hf import FakeHF
+from tests.support.hf_days import fixture_items, synthetic_days
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

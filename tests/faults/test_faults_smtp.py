@@ -37,7 +37,11 @@ from pathlib import Path
 import pytest
 import stamina
 from fastapi.testclient import TestClient
-from faults_smtp_outbox import (
+from sqlalchemy import Engine
+
+from paperfeed.store.models import DeliveryStatus
+from paperfeed.web.app import create_app
+from tests.faults.faults_smtp_outbox import (
     LISTED,
     T0,
     assert_delivered_once,
@@ -50,11 +54,7 @@ from faults_smtp_outbox import (
     settings_for,
     store_listed_day,
 )
-from faults_smtp_server import FaultySink, serving
-from sqlalchemy import Engine
-
-from paperfeed.store.models import DeliveryStatus
-from paperfeed.web.app import create_app
+from tests.faults.faults_smtp_server import FaultySink, serving
 
 pytestmark = pytest.mark.faults
 

@@ -17,7 +17,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +26,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from repo_data import CORPUS
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -38,12 +36,8 @@ from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Edition, EditionPaper, Listing
 from paperfeed.store.subscribers import create_subscriber
-
-WEB_TESTS = Path(__file__).resolve().parents[1] / "web"
-if str(WEB_TESTS) not in sys.path:
-    sys.path.append(str(WEB_TESTS))
-
-from web_process import served  # noqa: E402
+from tests.support.data_paths import CORPUS
+from tests.web.web_process import served
 
 pytestmark = pytest.mark.slow
 

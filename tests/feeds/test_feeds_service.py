@@ -7,7 +7,6 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from feed_samples import FIRST_DAY, settled_at, store_day, store_days
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
@@ -16,8 +15,8 @@ from paperfeed.errors import InputError
 from paperfeed.feeds.export import export_feeds
 from paperfeed.feeds.service import FeedOptions, FeedService
 from paperfeed.store.crawls import save_day
-from paperfeed.store.housekeeping import expire_pending
 from paperfeed.store.db import session_scope
+from paperfeed.store.housekeeping import expire_pending
 from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.subscribers import create_subscriber, find_by_email
 from tests.feeds.feed_samples import FIRST_DAY, settled_at, store_day, store_days

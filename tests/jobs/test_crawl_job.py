@@ -9,8 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 import stamina
-from fakehf import FakeClock, FakeHF
-from fakehf_days import FIXTURES_DIR, fixture_items, synthetic_days
 from sqlalchemy import Engine, func
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -22,6 +20,8 @@ from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import CrawlRun, Listing, ListingDay, Paper
+from tests.support.fake_hf import FakeClock, FakeHF
+from tests.support.hf_days import FIXTURES_DIR, fixture_items, synthetic_days
 
 DAY = date(2026, 9, 28)
 

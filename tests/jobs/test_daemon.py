@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-from fakehf import FakeHF
-from fakehf_days import FIXTURES_DIR
 from sqlalchemy import func
 from sqlmodel import select
 
 from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.models import CrawlRun
+from tests.support.fake_hf import FakeHF
+from tests.support.hf_days import FIXTURES_DIR
+from tests.support.ports import free_port
 
 PAPERFEED = [sys.executable, "-m", "paperfeed"]
 
@@ -29,12 +29,6 @@ def _wait_for(predicate: object, timeout: float) -> bool:
             return True
         time.sleep(0.2)
     return False
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_run_crawls_at_start_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
@@ -52,7 +46,7 @@ def test_run_crawls_at_start_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
             with session_scope(engine) as session:
                 return session.exec(select(func.count()).select_from(CrawlRun)).one() > 0
 
-        port = _free_port()
+        port = free_port()
 
         def healthy() -> bool:
             try:

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cycle_samples import free_port, serving_smtp
-from fakehf import FakeHF
-from fakehf_days import FIXTURES_DIR
+
+from tests.support.cycle_samples import serving_smtp
+from tests.support.fake_hf import FakeHF
+from tests.support.hf_days import FIXTURES_DIR
+from tests.support.ports import free_port
 
 PAPERFEED = [sys.executable, "-m", "paperfeed"]
 CSRF_FIELD = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')

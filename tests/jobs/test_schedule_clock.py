@@ -17,16 +17,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import stamina
 import time_machine
-from cycle_samples import (
-    add_subscriber,
-    delivery_statuses,
-    editions,
-    outbox_recipients,
-    running_sink,
-    store_settled_days,
-)
-from fakehf import FakeHF
-from fakehf_days import fixture_items, synthetic_days
 from sqlalchemy import Engine
 
 from paperfeed import scheduler
@@ -37,6 +27,16 @@ from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.scheduler import Jobs, LeaderLock, build_scheduler, tick
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
+from tests.support.cycle_samples import (
+    add_subscriber,
+    delivery_statuses,
+    editions,
+    outbox_recipients,
+    running_sink,
+    store_settled_days,
+)
+from tests.support.fake_hf import FakeHF
+from tests.support.hf_days import fixture_items, synthetic_days
 
 STEP = timedelta(minutes=5)
 JOINED = datetime(2026, 1, 5, tzinfo=UTC)

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 import stamina
-from fakehf import FakeHF
-from fakehf_days import FIXTURES_DIR
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
@@ -20,6 +18,8 @@ from paperfeed.scheduler import Jobs, LeaderLock, build_scheduler, run_scheduler
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import CrawlRun, Delivery, Edition, Subscriber
 from paperfeed.store.subscribers import create_subscriber
+from tests.support.fake_hf import FakeHF
+from tests.support.hf_days import FIXTURES_DIR
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 import stamina
-from fakehf import FakeClock, FakeHF
-from fakehf_days import FIXTURES_DIR
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -28,6 +26,8 @@ from paperfeed.scheduler import CrawlRetry
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import CrawlRun
 from paperfeed.web.app import create_app
+from tests.support.fake_hf import FakeClock, FakeHF
+from tests.support.hf_days import FIXTURES_DIR
 
 DAYS = [date(2026, 9, 25), date(2026, 9, 28), date(2026, 9, 29)]
 NOW = datetime(2026, 9, 29, 12, tzinfo=UTC)

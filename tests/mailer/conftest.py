@@ -6,18 +6,18 @@ thread and waited on until they answer; each test gets its own and stops it afte
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from mail_samples import NOW, Server, make_day, make_digest, make_recipient
 
 from paperfeed.mailer.bulk import compile_shell, digest_mail
 from paperfeed.mailer.message import OutgoingMail, Sender, make_message_id, make_sender
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.views import DayView, Recipient, SubscriberDigest
+from tests.mailer.mail_samples import NOW, Server, make_day, make_digest, make_recipient
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -65,13 +65,6 @@ def outgoing(day: DayView, sender: Sender) -> Callable[..., list[OutgoingMail]]:
     return build
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[Callable[..., Server]]:
     """Start an aiosmtpd server with the given handler and options; stopped after the test."""
@@ -79,9 +72,7 @@ def smtp_server() -> Iterator[Callable[..., Server]]:
 
     def start(handler: Any, **smtp_options: Any) -> Server:
         for _ in range(5):  # another process may take the probed port first
-            controller = Controller(
-                handler, hostname="127.0.0.1", port=_free_port(), **smtp_options
-            )
+            controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **smtp_options)
             try:
                 controller.start()  # returns once the server answers a connection
             except (OSError, RuntimeError):

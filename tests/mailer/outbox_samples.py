@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from smtp_samples import Sink
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -22,6 +21,7 @@ from paperfeed.store.db import session_scope
 from paperfeed.store.editions import PlannedEdition, PlannedPaper, write_editions
 from paperfeed.store.models import Delivery, Subscriber
 from paperfeed.store.subscribers import create_subscriber
+from tests.mailer.smtp_samples import Sink
 
 LISTED = date(2026, 9, 28)
 EDITION_DAY = date(2026, 9, 29)

@@ -6,11 +6,10 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mail_samples import Server, parse
-
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.smtp import SmtpTransport
 from paperfeed.mailer.transport import SendResult
+from tests.mailer.mail_samples import Server, parse
 
 FAST: dict[str, Any] = {"backoff_initial": 0.01, "backoff_max": 0.05}
 Start = Callable[..., Server]

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_support import ARTIFACTS, launch_chromium
-from mail_samples import make_digest, make_paper, make_recipient
 
 from paperfeed.mailer.confirm import render_confirmation
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.views import ConfirmationView, DayView
+from tests.mailer.mail_samples import make_digest, make_paper, make_recipient
+from tests.support.headless_chromium import ARTIFACTS, launch_chromium
 
 pytestmark = pytest.mark.browser
 

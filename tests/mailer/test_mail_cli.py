@@ -13,8 +13,6 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from mail_samples import Server
-from outbox_samples import EDITION_DAY, RefusesGone, add_readers, readers, store_papers
 from sqlalchemy import Engine, func
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -24,6 +22,8 @@ from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.editions import PlannedEdition, write_editions
 from paperfeed.store.models import Delivery, DeliveryStatus, Edition
 from paperfeed.store.subscribers import create_subscriber
+from tests.mailer.mail_samples import Server
+from tests.mailer.outbox_samples import EDITION_DAY, RefusesGone, add_readers, readers, store_papers
 
 runner = CliRunner()
 

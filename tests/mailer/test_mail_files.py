@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from mail_samples import parse
 
 from paperfeed.errors import TransportError
 from paperfeed.mailer.files import FileTransport, eml_name
@@ -18,6 +17,7 @@ from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.smtp import SmtpTransport
 from paperfeed.mailer.transport import Outcome, SendResult
 from paperfeed.mailer.transports import open_transport
+from tests.mailer.mail_samples import parse
 
 Build = Callable[..., list[OutgoingMail]]
 

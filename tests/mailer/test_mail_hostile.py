@@ -10,9 +10,7 @@ import dataclasses
 import unicodedata
 
 import pytest
-from mail_samples import NOW, make_day, make_paper, make_recipient, parse
 from selectolax.lexbor import LexborHTMLParser
-from smtp_samples import FAST, Sink, Start, send
 
 from paperfeed.mailer.bulk import compile_shell, digest_mail
 from paperfeed.mailer.display import github_url
@@ -20,6 +18,8 @@ from paperfeed.mailer.message import Sender, make_message_id
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.smtp import SmtpTransport
 from paperfeed.mailer.views import Pick, SubscriberDigest
+from tests.mailer.mail_samples import NOW, make_day, make_paper, make_recipient, parse
+from tests.mailer.smtp_samples import FAST, Sink, Start, send
 
 # Right-to-left override (shows "exe.gnp" reversed), isolates, zero-width space, BOM, a soft
 # hyphen, a private-use character and a line separator.

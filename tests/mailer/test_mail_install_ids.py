@@ -10,12 +10,11 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from outbox_samples import add_readers, make_settings, send, store_papers
-
 from paperfeed.mailer.editions import delivery_message_id, mail_setup
 from paperfeed.mailer.files import FileTransport
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
+from tests.mailer.outbox_samples import add_readers, make_settings, send, store_papers
 
 
 def send_one_digest(folder: Path) -> tuple[str, str]:

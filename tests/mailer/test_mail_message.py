@@ -8,7 +8,6 @@ import functools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mail_samples import NOW, body, make_day, make_digest, make_recipient, parse
 
 from paperfeed.errors import MailError, UnsafeHeaderValue
 from paperfeed.mailer.bulk import compile_shell, digest_mail
@@ -23,6 +22,7 @@ from paperfeed.mailer.message import (
 )
 from paperfeed.mailer.render import CompiledDay, compile_day, render_digest
 from paperfeed.mailer.views import ConfirmationView, DayView, Recipient, RenderedMail
+from tests.mailer.mail_samples import NOW, body, make_day, make_digest, make_recipient, parse
 
 MESSAGE_ID = "<paperfeed.delivery.42@example.org>"
 

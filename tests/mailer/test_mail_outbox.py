@@ -12,8 +12,18 @@ from typing import Any
 
 import pytest
 import structlog
-from mail_samples import Server, body, parse
-from outbox_samples import (
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from paperfeed.mailer.editions import mail_setup
+from paperfeed.mailer.outbox import SendSummary, send_due
+from paperfeed.mailer.smtp import SmtpTransport
+from paperfeed.mailer.worker import run_worker
+from paperfeed.store.db import session_scope
+from paperfeed.store.models import DeliveryStatus, Subscriber, SubscriberStatus
+from paperfeed.store.subscribers import find_by_email, new_token, unsubscribe
+from tests.mailer.mail_samples import Server, body, parse
+from tests.mailer.outbox_samples import (
     T0,
     AlwaysBusy,
     BusyOnce,
@@ -30,16 +40,6 @@ from outbox_samples import (
     send,
     store_papers,
 )
-from sqlalchemy import Engine
-from sqlmodel import select
-
-from paperfeed.mailer.editions import mail_setup
-from paperfeed.mailer.outbox import SendSummary, send_due
-from paperfeed.mailer.smtp import SmtpTransport
-from paperfeed.mailer.worker import run_worker
-from paperfeed.store.db import session_scope
-from paperfeed.store.models import DeliveryStatus, Subscriber, SubscriberStatus
-from paperfeed.store.subscribers import find_by_email, new_token, unsubscribe
 
 Start = Callable[..., Server]
 FAST: dict[str, Any] = {"backoff_initial": 0.01, "backoff_max": 0.05}

@@ -8,12 +8,12 @@ from typing import Any
 
 import mjml
 import pytest
-from mail_samples import make_digest, make_paper, make_recipient
 from selectolax.lexbor import LexborHTMLParser
 
 from paperfeed.errors import UnknownPaper
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.views import DayView, Pick, Recipient, SubscriberDigest
+from tests.mailer.mail_samples import make_digest, make_paper, make_recipient
 
 
 def visible_text(html: str) -> str:

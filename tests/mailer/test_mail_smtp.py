@@ -10,14 +10,14 @@ import pytest
 import structlog
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from mail_samples import NOW, Server, body, parse
-from outbox_samples import AlwaysBusy, BusyOnce
-from smtp_samples import FAST, Build, Sink, Start, piped, send
 
 from paperfeed.errors import TransportError
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.smtp import SmtpTransport, parse_smtp_url
 from paperfeed.mailer.transport import Outcome
+from tests.mailer.mail_samples import NOW, Server, body, parse
+from tests.mailer.outbox_samples import AlwaysBusy, BusyOnce
+from tests.mailer.smtp_samples import FAST, Build, Sink, Start, piped, send
 
 
 class RefusesSome(Sink):

@@ -7,8 +7,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from mail_samples import NOW, body, make_digest, make_paper, make_recipient, parse
-from smtp_samples import FAST, Build, Sink, Start, piped, send
 
 from paperfeed.mailer.bulk import compile_shell, digest_mail
 from paperfeed.mailer.message import Sender
@@ -17,6 +15,8 @@ from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport
 from paperfeed.mailer.smtp_wire import data_payload
 from paperfeed.mailer.transport import Outcome, SendResult
 from paperfeed.mailer.views import DayView
+from tests.mailer.mail_samples import NOW, body, make_digest, make_paper, make_recipient, parse
+from tests.mailer.smtp_samples import FAST, Build, Sink, Start, piped, send
 
 
 class NotesOptions(Sink):

@@ -10,8 +10,6 @@ from email.header import decode_header, make_header
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mail_samples import NOW, body, make_digest, make_recipient, parse
-from smtp_samples import Sink, Start, send
 
 from paperfeed.mailer.bulk import compile_shell, digest_mail
 from paperfeed.mailer.message import (
@@ -24,6 +22,8 @@ from paperfeed.mailer.render import CompiledDay, compile_day, render_digest
 from paperfeed.mailer.smtp import SmtpTransport
 from paperfeed.mailer.transport import Outcome
 from paperfeed.mailer.views import DayView, Recipient
+from tests.mailer.mail_samples import NOW, body, make_digest, make_recipient, parse
+from tests.mailer.smtp_samples import Sink, Start, send
 
 MESSAGE_ID = "<paperfeed.delivery.7@example.org>"
 ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")

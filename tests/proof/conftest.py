@@ -1,13 +1,11 @@
 """Fixtures for the proof tests: the web app over a migrated store, with a mail catcher.
 
 The proof tests reuse the web and mailer tests' sample modules (fixed papers, a memory
-transport, digest builders); those folders have no ``__init__.py``, so they are put on the
-import path here rather than copied.
+transport, digest builders), imported from their packages rather than copied.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,15 +14,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-TESTS = Path(__file__).resolve().parents[1]
-for folder in ("web", "mailer"):
-    if str(TESTS / folder) not in sys.path:
-        sys.path.append(str(TESTS / folder))
-
-from web_samples import NOW, Clock, MemoryTransport  # noqa: E402
-
-from paperfeed.config import Settings  # noqa: E402
-from paperfeed.web.app import create_app  # noqa: E402
+from paperfeed.config import Settings
+from paperfeed.web.app import create_app
+from tests.web.web_samples import NOW, Clock, MemoryTransport
 
 SECRET = "proof-secret-key-" + "p" * 32
 

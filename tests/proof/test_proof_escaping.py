@@ -18,7 +18,6 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mail_samples import make_day, make_paper, make_recipient
 from selectolax.lexbor import LexborHTMLParser
 
 from paperfeed.feeds.documents import FeedMeta, render_feed
@@ -27,6 +26,7 @@ from paperfeed.mailer.display import one_line
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.views import DayView, Pick, SubscriberDigest
 from paperfeed.store.models import Paper
+from tests.mailer.mail_samples import make_day, make_paper, make_recipient
 
 PROOF = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 T0 = datetime(2026, 9, 22, 7, 0, tzinfo=UTC)

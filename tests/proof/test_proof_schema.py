@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import Engine
-from web_samples import SQLITE_ONLY, Clock, store_days
 
 from paperfeed.store.db import session_scope
 from paperfeed.store.subscribers import create_subscriber
 from paperfeed.web.pages import CSRF_COOKIE, CSRF_FIELD
+from tests.web.web_samples import SQLITE_ONLY, Clock, store_days
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 TEXT = {"type": "string", "maxLength": 80}

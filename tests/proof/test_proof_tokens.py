@@ -22,7 +22,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import select
-from web_samples import SQLITE_ONLY, Clock, MemoryTransport
 
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Subscriber
@@ -34,6 +33,7 @@ from paperfeed.store.subscribers import (
     unsubscribe,
 )
 from paperfeed.web.pages import CSRF_COOKIE
+from tests.web.web_samples import SQLITE_ONLY, Clock, MemoryTransport
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 LINK = re.compile(r"http://testserver(/confirm/[A-Za-z0-9._%-]+)")

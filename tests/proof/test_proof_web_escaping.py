@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
-from web_samples import SQLITE_ONLY, Clock, store_days
 
 from paperfeed.mailer.display import one_line
 from paperfeed.store.db import session_scope
 from paperfeed.store.subscribers import create_subscriber
+from tests.web.web_samples import SQLITE_ONLY, Clock, store_days
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HOSTILE = [

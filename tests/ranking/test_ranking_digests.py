@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from repo_data import CORPUS, DAYS, EVALUATE_DIGESTS, PROFILES, QRELS, SPLIT
+from tests.support.data_paths import CORPUS, DAYS, EVALUATE_DIGESTS, PROFILES, QRELS, SPLIT
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 

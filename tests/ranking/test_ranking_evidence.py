@@ -10,12 +10,12 @@ import json
 from functools import cache
 
 import pytest
-from repo_data import CORPUS
 
 from paperfeed.ranking.interests import parse_interests
 from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import DEFAULT_THRESHOLD, LexicalRanker
 from paperfeed.ranking.stats import TermStats
+from tests.support.data_paths import CORPUS
 
 SPECULATIVE = Document(
     "t.spec",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fake_encoder import FakeEncoder
 
 from paperfeed.ranking.encoder import from_blobs, to_blob
 from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
@@ -20,6 +19,7 @@ from paperfeed.ranking.ranker import LexicalRanker
 from paperfeed.ranking.semantic import topic_layout
 from paperfeed.ranking.stats import TermStats
 from paperfeed.ranking.vectors import MemoryVectors
+from tests.support.fake_encoder import FakeEncoder
 
 FLASH = Document(
     paper_id="2205.14135",

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from repo_data import RANKING
 from sqlalchemy import Engine
 from sqlmodel import col, select
 from typer.testing import CliRunner
@@ -37,6 +36,7 @@ from paperfeed.store.crawls import save_day
 from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.models import EditionPaper
 from paperfeed.store.subscribers import create_subscriber
+from tests.support.data_paths import RANKING
 
 pytestmark = pytest.mark.semantic
 

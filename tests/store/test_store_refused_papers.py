@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from hostile_day import GOOD_IDS, REPAIRABLE_IDS, hostile_result
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -14,6 +13,7 @@ from paperfeed.crawler.api_items import ListedPaper, rank_listings
 from paperfeed.crawler.records import DayResult, PaperRecord
 from paperfeed.store.crawls import save_day
 from paperfeed.store.models import CrawlRun, Listing, ListingDay, Paper
+from tests.support.hostile_day import GOOD_IDS, REPAIRABLE_IDS, hostile_result
 
 DAY = date(2026, 9, 30)
 AT = datetime(2026, 10, 2, 12, tzinfo=UTC)

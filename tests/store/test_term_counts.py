@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 import stamina
-from fakehf import FakeClock, FakeHF
-from fakehf_days import fixture_items, synthetic_days
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -33,6 +31,8 @@ from paperfeed.store import migrate
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.models import CountedText, Paper, TermCounts
+from tests.support.fake_hf import FakeClock, FakeHF
+from tests.support.hf_days import fixture_items, synthetic_days
 
 FIRST_DAY = date(2026, 10, 5)  # a Monday
 CRAWLED = datetime(2026, 10, 20, 12, tzinfo=UTC)

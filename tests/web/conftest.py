@@ -10,7 +10,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from web_samples import NOW, Clock, MemoryTransport, store_days
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
@@ -18,6 +17,7 @@ from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.store.db import session_scope
 from paperfeed.store.subscribers import create_subscriber
 from paperfeed.web.app import create_app
+from tests.web.web_samples import NOW, Clock, MemoryTransport, store_days
 
 SECRET = "test-secret-key-" + "k" * 32
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,9 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from browser_support import ARTIFACTS, launch_chromium, serving_in_thread
 from sqlalchemy import Engine
-from web_samples import NOW, SQLITE_ONLY
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
@@ -40,13 +37,16 @@ from paperfeed.links import (
 )
 from paperfeed.mailer.message import build_digest_message, flatten, make_message_id, make_sender
 from paperfeed.mailer.render import compile_day, render_digest
-from paperfeed.store.edition_entries import edition_entries
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport
 from paperfeed.mailer.views import DayView, DigestPaper, Pick, Recipient, SubscriberDigest
 from paperfeed.store.db import session_scope
+from paperfeed.store.edition_entries import edition_entries
 from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.subscribers import find_by_email
 from paperfeed.web.app import create_app
+from tests.support.headless_chromium import ARTIFACTS, launch_chromium, serving_in_thread
+from tests.support.ports import free_port
+from tests.web.web_samples import NOW, SQLITE_ONLY
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -54,13 +54,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     yield from launch_chromium()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Inbox:

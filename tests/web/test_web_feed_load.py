@@ -19,13 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import Engine
-from web_process import served
-from web_samples import SQLITE_ONLY, corpus
 
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.web.app import TOPIC_BUILD_SLOTS
+from tests.web.web_process import served
+from tests.web.web_samples import SQLITE_ONLY, corpus
 
 DAYS = 7
 PER_DAY = 60

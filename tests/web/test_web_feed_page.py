@@ -17,13 +17,13 @@ from typing import Any
 import feedparser
 import httpx
 import pytest
-from browser_support import ARTIFACTS, launch_chromium, serving_in_thread
 from sqlalchemy import Engine
-from test_web_browser import free_port
-from web_samples import NOW, SQLITE_ONLY
 
 from paperfeed.config import Settings
 from paperfeed.web.app import create_app
+from tests.support.headless_chromium import ARTIFACTS, launch_chromium, serving_in_thread
+from tests.support.ports import free_port
+from tests.web.web_samples import NOW, SQLITE_ONLY
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

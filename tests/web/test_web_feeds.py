@@ -10,7 +10,6 @@ import feedparser
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from web_samples import FIRST_DAY, NOW, SQLITE_ONLY, VISION_PAPER, Clock, crawled_at
 
 from paperfeed.corpus import CorpusCache
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
@@ -18,6 +17,7 @@ from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.store.subscribers import create_subscriber
+from tests.web.web_samples import FIRST_DAY, NOW, SQLITE_ONLY, VISION_PAPER, Clock, crawled_at
 
 TOPIC = '"speculative decoding" -vision'
 

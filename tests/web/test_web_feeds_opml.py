@@ -8,10 +8,9 @@ from xml.etree import ElementTree as ET
 import feedparser
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from web_samples import NOW, SQLITE_ONLY
 
-from paperfeed.store.preferences import rotate_feed_token
 from paperfeed.store.db import session_scope
+from paperfeed.store.preferences import rotate_feed_token
 from paperfeed.store.subscribers import create_subscriber, find_by_token
 from tests.web.web_samples import NOW, SQLITE_ONLY
 

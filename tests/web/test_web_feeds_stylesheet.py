@@ -12,9 +12,9 @@ from xml.etree import ElementTree as ET
 
 import feedparser
 from fastapi.testclient import TestClient
-from web_samples import SQLITE_ONLY
 
 from paperfeed.feeds.documents import STYLESHEET_PI
+from tests.web.web_samples import SQLITE_ONLY
 
 BROWSER = {
     "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"

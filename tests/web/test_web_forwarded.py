@@ -18,13 +18,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
-from web_process import served
-from web_samples import SQLITE_ONLY, MemoryTransport
 
 from paperfeed.config import Settings
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Subscriber
 from paperfeed.web.pages import CSRF_COOKIE
+from tests.web.web_process import served
+from tests.web.web_samples import SQLITE_ONLY, MemoryTransport
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 LIMIT = 5

@@ -1,5 +1,5 @@
-"""The stored hostile day (tests/hostile_day.py) on the pages and feeds people open (issue 14):
-every page answers quickly, shows markup as text, and the feeds stay well-formed XML."""
+"""The stored hostile day (tests/support/hostile_day.py) on the pages and feeds people open
+(issue 14): every page answers quickly, shows markup as text, and the feeds stay well-formed XML."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from xml.etree import ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
-from hostile_day import HOSTILE_DAY, REPAIRABLE_IDS, hostile_result
 from sqlalchemy import Engine
-from web_samples import Clock, store_days
 
 from paperfeed.corpus import count_stored_papers
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
+from tests.support.hostile_day import HOSTILE_DAY, REPAIRABLE_IDS, hostile_result
+from tests.web.web_samples import Clock, store_days
 
 CRAWLED = datetime(2026, 10, 1, 12, tzinfo=UTC)
 PAGE_BUDGET_SECONDS = 5.0  # each answer takes well under a second here

@@ -13,14 +13,6 @@ from datetime import date
 import feedparser
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from web_samples import (
-    HOSTILE_PAPER,
-    HOSTILE_TITLE,
-    NOW,
-    SQLITE_ONLY,
-    MemoryTransport,
-    crawled_at,
-)
 
 from paperfeed.config import Settings
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
@@ -28,6 +20,14 @@ from paperfeed.store.crawls import save_day
 from paperfeed.store.db import make_engine, session_scope
 from paperfeed.store.subscribers import create_subscriber
 from paperfeed.web.app import create_app
+from tests.web.web_samples import (
+    HOSTILE_PAPER,
+    HOSTILE_TITLE,
+    NOW,
+    SQLITE_ONLY,
+    MemoryTransport,
+    crawled_at,
+)
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -140,7 +140,7 @@ def test_the_preferences_form_refuses_the_values_that_were_a_500(
 def test_every_rss_title_of_the_shared_hostile_day_is_text(
     client: TestClient, stored: Engine
 ) -> None:
-    from hostile_day import HOSTILE_DAY, hostile_result
+    from tests.support.hostile_day import HOSTILE_DAY, hostile_result
 
     day = hostile_result()
     with session_scope(stored) as session:

@@ -9,13 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
-from web_samples import NOW, VISION_PAPER, Clock
 
 from paperfeed.corpus import CorpusCache
 from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus
 from paperfeed.store.subscribers import create_subscriber, find_by_token
+from tests.web.web_samples import NOW, VISION_PAPER, Clock
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 INTERESTS = '"speculative decoding"\n-vision\n<script>alert(1)</script>'

@@ -8,11 +8,11 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
-from web_samples import HOSTILE_PAPER, HOSTILE_TITLE, NOW, SQLITE_ONLY
 
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Delivery, DeliveryStatus, Edition
 from paperfeed.store.subscribers import create_subscriber
+from tests.web.web_samples import HOSTILE_PAPER, HOSTILE_TITLE, NOW, SQLITE_ONLY
 
 TITLE = re.compile(r'<h3><span class="rank">\d+\.</span> <a href="[^"]+">([^<]+)</a>')
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_samples import NOW, SQLITE_ONLY, Clock
 
 from paperfeed.config import Settings
 from paperfeed.mailer.files import FileTransport
 from paperfeed.store.db import make_engine
 from paperfeed.web.app import create_app
+from tests.web.web_samples import NOW, SQLITE_ONLY, Clock
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 LINK = re.compile(r"http://testserver(/confirm/[A-Za-z0-9._%-]+)")

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from web_process import LISTENING
+
+from tests.web.web_process import LISTENING
 
 PAPERFEED = [sys.executable, "-m", "paperfeed"]
 HEADER_TIMEOUT = 2.0

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import select
-from web_samples import SQLITE_ONLY, Clock, MemoryTransport
 
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Subscriber, SubscriberStatus
 from paperfeed.store.subscribers import create_subscriber, find_by_email, unsubscribe
+from tests.web.web_samples import SQLITE_ONLY, Clock, MemoryTransport
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 LINK = re.compile(r"http://testserver(/confirm/[A-Za-z0-9._-]+)")

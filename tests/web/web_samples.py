@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from repo_data import CORPUS
 from sqlalchemy import Engine
 
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
@@ -20,6 +19,7 @@ from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.transport import Outcome, SendResult
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
+from tests.support.data_paths import CORPUS
 
 FIRST_DAY = date(2026, 9, 21)
 DAYS = 4

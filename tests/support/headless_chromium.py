@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # tests/artifacts/, gitignored
 ARGS = [
     "--headless",
     "--no-sandbox",

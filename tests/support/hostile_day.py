@@ -26,11 +26,16 @@ import json
 from datetime import date
 from typing import Any
 
-from fakehf import FakeHF, _Answer
-from fakehf_days import FIXTURE_PAGE_DAY, FIXTURES_DIR, Item, fixture_items, synthetic_days
-
 from paperfeed.crawler.api_items import parse_api_items, rank_listings
 from paperfeed.crawler.records import DayResult
+from tests.support.fake_hf import FakeHF, _Answer
+from tests.support.hf_days import (
+    FIXTURE_PAGE_DAY,
+    FIXTURES_DIR,
+    Item,
+    fixture_items,
+    synthetic_days,
+)
 
 HOSTILE_DAY = date(2026, 9, 30)
 DEEP_DAY = date(2026, 10, 1)

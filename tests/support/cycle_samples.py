@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from repo_data import CORPUS
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
@@ -29,6 +27,8 @@ from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Delivery, Edition, Subscriber
 from paperfeed.store.subscribers import create_subscriber
+from tests.support.data_paths import CORPUS
+from tests.support.ports import free_port
 
 INTERESTS = "large language models\nreasoning\ndiffusion"
 
@@ -182,10 +182,3 @@ def running_sink() -> Iterator[MessageIdSink]:
     sink = MessageIdSink()
     with serving_smtp(sink) as sink.url:
         yield sink
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -1,4 +1,4 @@
-"""Free TCP ports on 127.0.0.1 for the servers the scenario starts."""
+"""Free TCP ports on 127.0.0.1 for the servers tests and benchmarks start."""
 
 from __future__ import annotations
 

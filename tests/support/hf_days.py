@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from repo_data import HF_FIXTURES
+from tests.support.data_paths import HF_FIXTURES
 
 FIXTURES_DIR = HF_FIXTURES
 FIXTURE_PAGE_DAY = date(2026, 9, 28)

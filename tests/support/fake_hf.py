@@ -13,7 +13,8 @@ In tests::
         hf.inject("429", count=1, retry_after="7", path="/api/daily_papers")
         ... make_client(Settings(hf_base_url=hf.url)) ...
 
-From a shell: ``python tests/fakehf.py --port 8999 [--days DIR] [--synthetic 30]`` where DIR
+From the repository root:
+``python -m tests.support.fake_hf --port 8999 [--days DIR] [--synthetic 30]`` where DIR
 holds ``YYYY-MM-DD.json`` files (a list of API items each) and optional ``YYYY-MM-DD.html``.
 """
 
@@ -33,7 +34,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from fakehf_days import (
+from tests.support.hf_days import (
     FIXTURE_PAGE_DAY,
     FIXTURES_DIR,
     Item,

@@ -1,6 +1,6 @@
 """The README's command reference, made from the CLI's own help texts.
 
-cog runs it (``.venv/bin/cog -r -I tests README.md`` after changing a command) and
+cog runs it (``.venv/bin/cog -r -I . README.md`` after changing a command) and
 ``tests/test_readme_reference.py`` fails when the README and ``--help`` have drifted apart.
 """
 
