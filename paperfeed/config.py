@@ -98,6 +98,21 @@ class Settings(BaseSettings):
         description="How long a sender's claim on a batch lasts; after a crash, the batch in "
         "flight is sent again once this has passed.",
     )
+    chat_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(
+        default=10.0,
+        description="Chat and push channels: seconds to connect to a service and to wait for "
+        "its answer before the post is tried again later.",
+    )
+    chat_concurrency: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=4,
+        description="Chat and push channels: posts in flight at once (each address gets one "
+        "at a time).",
+    )
+    chat_retry_seconds: Annotated[int, Field(ge=1, le=86_400)] = Field(
+        default=300,
+        description="Chat and push channels: how long a post waits before its next try when "
+        "the service failed without saying (a 429 waits its Retry-After instead).",
+    )
     hf_base_url: str = Field(
         default="https://huggingface.co",
         description="Base URL of Hugging Face; tests and local runs point it at a fake server.",

@@ -1,0 +1,1 @@
+"""Chat and push channels: rendering, posting through apprise, addresses, CLI and pages."""
