@@ -49,10 +49,10 @@ from send_bench import SMTP_SINK, sink  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.corpus import CorpusCache  # noqa: E402
-from paperfeed.crawl_job import crawl_days  # noqa: E402
 from paperfeed.crawler.client import make_client  # noqa: E402
 from paperfeed.crawler.pacing import Pacer  # noqa: E402
 from paperfeed.digest import EditionPolicy, compose_due  # noqa: E402
+from paperfeed.jobs.crawl import crawl_days  # noqa: E402
 from paperfeed.logs import configure_logging  # noqa: E402
 from paperfeed.mailer.outbox import send_due  # noqa: E402
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport  # noqa: E402

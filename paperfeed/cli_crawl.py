@@ -12,8 +12,8 @@ from paperfeed.errors import InputError
 from paperfeed.terminal import terminal_text
 
 if TYPE_CHECKING:
-    from paperfeed.crawl_job import CrawlSummary
     from paperfeed.crawler.records import DayResult
+    from paperfeed.jobs.crawl import CrawlSummary
 
 
 def crawl(
@@ -29,10 +29,10 @@ def crawl(
     """Crawl today and the re-crawl window, one day (--date), or a backfill (--since)."""
     from rich.progress import Progress
 
-    from paperfeed.crawl_job import crawl_days, due_days, pacer_for, policy_for
     from paperfeed.crawler.client import make_client
     from paperfeed.crawler.fetch import describe
     from paperfeed.crawler.window import backfill_days, crawl_window
+    from paperfeed.jobs.crawl import crawl_days, due_days, pacer_for, policy_for
     from paperfeed.logs import configure_logging
 
     settings = read_settings()
@@ -105,7 +105,7 @@ def embed() -> None:
     """Embed stored papers and subscribers' topics that have no vector yet (semantic extra)."""
     from rich.progress import Progress
 
-    from paperfeed.embeddings import embed_pending
+    from paperfeed.jobs.embed import embed_pending
     from paperfeed.logs import configure_logging
     from paperfeed.ranking.encoder import require_semantic, shared_encoder
 

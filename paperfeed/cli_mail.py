@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,11 +12,9 @@ from paperfeed.errors import InputError
 from paperfeed.store.choices import Frequency, SubscriberStatus
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from paperfeed.config import Settings
-    from paperfeed.mailer.outbox import SendSummary
     from paperfeed.mailer.preview import TestSend
+    from paperfeed.outbox.summary import SendSummary
+    from paperfeed.services import Services
     from paperfeed.store.models import Subscriber
 
 
@@ -29,9 +25,9 @@ def compose(
     subscriber: Annotated[str | None, typer.Option(help="Only this address.")] = None,
 ) -> None:
     """Create the editions (and their deliveries) that are due now."""
-    from paperfeed.corpus import CorpusCache
-    from paperfeed.digest import EditionPolicy, compose_due
+    from paperfeed.jobs.compose import compose as compose_due
     from paperfeed.logs import configure_logging
+    from paperfeed.services import Services
     from paperfeed.store.db import session_scope
     from paperfeed.store.subscribers import find_by_email, normalise_email
 
@@ -39,18 +35,11 @@ def compose(
     configure_logging(settings.log_level)
     email = normalise_email(subscriber) if subscriber else None
     local_date = parse_day(day, "--date") if day else None
-    with open_database() as engine:
+    with Services.from_settings(settings) as services:
         if email is not None:
-            with session_scope(engine) as session:
+            with session_scope(services.engine) as session:
                 _check_receiving(find_by_email(session, email), email)
-        summary = compose_due(
-            engine,
-            now=utc_now(),
-            policy=EditionPolicy.from_settings(settings),
-            corpus=CorpusCache.for_settings(settings),
-            email=email,
-            local_date=local_date,
-        )
+        summary = compose_due(services, email=email, local_date=local_date)
     out.print(summary.line(), highlight=False, soft_wrap=True)
 
 
@@ -81,16 +70,17 @@ def send(
 ) -> None:
     """Send the pending deliveries in the outbox, in one pass."""
     from paperfeed.logs import configure_logging
+    from paperfeed.services import Services
 
     settings = read_settings()
     configure_logging(settings.log_level)
     if test_to is not None and dry_run:
         raise InputError("--test-to sends one mail and --dry-run sends none; use one of them")
-    with open_database() as engine:
+    with Services.from_settings(settings) as services:
         if test_to is not None:
-            _send_test(engine, settings, test_to, only)
+            _send_test(services, test_to, only)
             return
-        summary = _send_pass(engine, settings, dry_run=dry_run, only=only)
+        summary = _send_pass(services, dry_run=dry_run, only=only)
     out.print(summary.line(), highlight=False, soft_wrap=True)
     if summary.paused_reason:
         err.print(f"[bold red]paused:[/] {summary.paused_reason}", highlight=False, soft_wrap=True)
@@ -98,16 +88,10 @@ def send(
         raise typer.Exit(1)
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[-64:]
-
-
-def _send_pass(
-    engine: Engine, settings: Settings, *, dry_run: bool, only: str | None
-) -> SendSummary:
+def _send_pass(services: Services, *, dry_run: bool, only: str | None) -> SendSummary:
     from rich.progress import Progress
 
-    from paperfeed.mailer.worker import send_once
+    from paperfeed.jobs.send import send
 
     # Off a terminal (cron, a pipe) a progress bar only leaves an empty line behind.
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -116,29 +100,25 @@ def _send_pass(
         def report(summary: SendSummary, total: int) -> None:
             bar.update(task, total=total, completed=summary.done)
 
-        return send_once(
-            engine,
-            settings,
-            now=utc_now,
-            worker=worker_name(),
-            only=only,
-            dry_run=dry_run,
-            progress=report,
-        )
+        return send(services, only=only, dry_run=dry_run, progress=report)
 
 
-def _send_test(engine: Engine, settings: Settings, to: str, only: str | None) -> None:
+def _send_test(services: Services, to: str, only: str | None) -> None:
     import asyncio
 
     from paperfeed.mailer.preview import send_test
     from paperfeed.mailer.transport import Outcome
-    from paperfeed.mailer.worker import transport_for
 
     async def one() -> TestSend:
-        transport = transport_for(settings)
+        transport = services.mail_transport()
         try:
             return await send_test(
-                engine, settings, transport=transport, to=to, now=utc_now(), email=only
+                services.engine,
+                services.settings,
+                transport=transport,
+                to=to,
+                now=services.now(),
+                email=only,
             )
         finally:
             await transport.aclose()

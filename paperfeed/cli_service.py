@@ -10,13 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from paperfeed.cli_base import open_database, out, read_settings, utc_now
-from paperfeed.cli_mail import worker_name
+from paperfeed.cli_base import open_database, out, read_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from paperfeed.mailer.outbox import SendSummary
+    from paperfeed.outbox.summary import SendSummary
 
 
 def run(
@@ -57,30 +54,23 @@ def worker(
     import asyncio
     import signal
 
+    from paperfeed.jobs.send import drain
     from paperfeed.logs import configure_logging
-    from paperfeed.mailer.worker import run_worker, transport_for
+    from paperfeed.services import Services
 
     settings = read_settings()
     configure_logging(settings.log_level)
 
-    async def drain(engine: Engine) -> SendSummary:
+    async def until_stopped(services: Services) -> SendSummary:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         # SIGTERM (systemd, docker stop) and SIGINT finish the batch in flight, then exit 0.
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        return await run_worker(
-            engine,
-            settings,
-            transport_factory=lambda: transport_for(settings),
-            now=utc_now,
-            worker=worker_name(),
-            stop=stop,
-            idle_seconds=idle,
-        )
+        return await drain(services, stop=stop, idle_seconds=idle)
 
-    with open_database() as engine:
-        totals = asyncio.run(drain(engine))
+    with Services.from_settings(settings) as services:
+        totals = asyncio.run(until_stopped(services))
     out.print(f"worker stopped: {totals.line()}", highlight=False, soft_wrap=True)
 
 

@@ -94,7 +94,7 @@ def _confirmation_mailer(settings: Settings) -> ConfirmationMailer:
     outbox) then stop the command while it has changed nothing (exit 2). Building opens no
     connection and holds nothing that needs closing.
     """
-    from paperfeed.mailer.worker import transport_for
+    from paperfeed.mailer.transport_choice import transport_for
     from paperfeed.web.confirmation import ConfirmationMailer
 
     return ConfirmationMailer.from_settings(

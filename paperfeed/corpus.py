@@ -274,7 +274,7 @@ class CorpusCache:
         if self.hybrid is None:
             return lexical
         # Imported here: the stored-vector source pulls in the store's embedding tables.
-        from paperfeed.embeddings import StoredVectors
+        from paperfeed.stored_vectors import StoredVectors
 
         return HybridRanker(lexical, StoredVectors(engine, self.encoder()), self.hybrid)
 

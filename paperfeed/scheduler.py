@@ -1,158 +1,94 @@
-"""The daemon's clock: APScheduler jobs, one leader at a time, a clean stop on signals.
+"""The daemon's clock: when each job runs, one leader at a time, a clean stop on signals.
 
-Correctness never depends on APScheduler's memory: every job is an idempotent function of
-the database and the clock (crawl the due days, compose the due editions, drain the outbox),
-so a restart, a missed hour or a second daemon never sends twice or skips anyone. The lock
-only saves work: PostgreSQL holds an advisory lock on a dedicated connection, SQLite a file
-lock beside the database; both vanish with the process, so a standby takes over. A PostgreSQL
-restart ends the lock's session and the lock with it, so the leader confirms it still holds the
-lock before each job and every few seconds, and takes it again or stands by.
+Correctness never depends on APScheduler's memory: every job (``paperfeed.jobs``) is an
+idempotent function of the database and the clock (crawl the due days, compose the due
+editions, drain the outbox), so a restart, a missed hour or a second daemon never sends
+twice or skips anyone. The leader lock (``paperfeed.leader``) only saves work; a leader that
+loses it (a PostgreSQL restart) pauses its jobs, and takes it again or stands by.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import zlib
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, TypeVar
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from filelock import FileLock, Timeout
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.corpus import CorpusCache
-from paperfeed.crawl_job import CrawlSummary, crawl_days, due_days, pacer_for, policy_for
-from paperfeed.crawler.client import make_client
-from paperfeed.digest import ComposeSummary, EditionPolicy, compose_due
-from paperfeed.embeddings import embed_pending, subscriber_topics
-from paperfeed.mailer.files import remove_mail_to
-from paperfeed.mailer.outbox import SendSummary
-from paperfeed.mailer.worker import send_once
+from paperfeed.crawler.pacing import Pacer
+from paperfeed.digest import ComposeSummary
+from paperfeed.jobs.compose import compose
+from paperfeed.jobs.crawl import CrawlSummary, crawl_due, pacer_for
+from paperfeed.jobs.embed import embed_new
+from paperfeed.jobs.housekeeping import housekeeping
+from paperfeed.jobs.send import send
+from paperfeed.leader import LeaderLock, try_acquire_or_reason
+from paperfeed.outbox.summary import SendSummary
+from paperfeed.services import Clock, Services, utc_now
 from paperfeed.startup import public_address
-from paperfeed.store.db import database_error_reason, database_unavailable, session_scope
-from paperfeed.store.embeddings import prune_topic_vectors
-from paperfeed.store.housekeeping import (
-    analyze,
-    expire_pending,
-    last_crawl_started,
-    prune_crawl_runs,
-)
+from paperfeed.store.db import session_scope
+from paperfeed.store.housekeeping import last_crawl_started
 
 log = structlog.get_logger("paperfeed.scheduler")
 
 # Late jobs still run (once, coalesced) within this grace: the work is idempotent anyway.
 MISFIRE_GRACE = timedelta(hours=6)
-KEEP_CRAWL_LOGS = timedelta(days=90)
 # A failed crawl is tried again after settings.crawl_retry_seconds, doubling up to this.
 CRAWL_RETRY_MAX = timedelta(minutes=30)
-LOCK_KEY = zlib.crc32(b"paperfeed scheduler leader")
-# Whether this session holds the lock: a bigint key shows as classid (its high half, 0 here),
-# objid (its low half) and objsubid 1.
-HOLDS_LOCK = text(
-    "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted"
-    " AND pid = pg_backend_pid() AND classid = 0 AND objid = CAST(:k AS bigint)::oid"
-    " AND objsubid = 1)"
-)
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
-
-
-def utc_now() -> datetime:
-    """The real clock."""
-    return datetime.now(UTC)
+# How a crawl gets its pacer: (settings, stop event) -> a pacer for one run.
+PacerFactory = Callable[[Settings, threading.Event | None], Pacer]
 
 
 @dataclass
 class Jobs:
-    """The daemon's jobs, each a complete, idempotent pass over the database."""
+    """The five jobs bound to one process's services, its clock and its stop event."""
 
     settings: Settings
     engine: Engine
     now: Clock = utc_now
-    corpus: CorpusCache = field(init=False)
     stop: threading.Event = field(default_factory=threading.Event)
+    # Builds each crawl's pacer (one per crawl run); tests give one that does not wait.
+    make_pacer: PacerFactory = pacer_for
+    services: Services = field(init=False)
 
     def __post_init__(self) -> None:
-        # Built here, from the settings, so a hybrid ranker without its extra fails at start.
-        self.corpus = CorpusCache.for_settings(self.settings)
+        self.services = Services.from_settings(self.settings, engine=self.engine, now=self.now)
+        # Built now, from the settings, so a hybrid ranker without its extra fails at start.
+        _ = self.services.corpus
 
     def crawl(self) -> CrawlSummary:
         """Crawl today, the re-crawl window and unsettled days; settle what is final."""
-        today = self.now().date()
-        days = due_days(self.engine, today=today, recrawl_days=self.settings.recrawl_days)
-        with make_client(self.settings) as client:
-            return crawl_days(
-                self.engine,
-                client,
-                days,
-                settle_hours=self.settings.settle_hours,
-                # Its waits (pacing, retry backoff) end at once when the daemon stops.
-                pacer=pacer_for(self.settings, self.stop),
-                policy=policy_for(self.settings),
-                trending=True,
-                today=today,
-                stop=self.stop,
-            )
+        # Its waits (pacing, retry backoff) end at once when the daemon stops.
+        return crawl_due(
+            self.services, stop=self.stop, pacer=self.make_pacer(self.settings, self.stop)
+        )
 
     def embed(self) -> None:
         """With the hybrid ranker: embed new papers and new interest topics, in batches."""
-        if self.corpus.hybrid is not None:
-            embed_pending(self.engine, self.corpus.encoder())
+        embed_new(self.services)
 
     def compose(self) -> ComposeSummary:
         """Create the editions whose local send time has come."""
-        return compose_due(
-            self.engine,
-            now=self.now(),
-            policy=EditionPolicy.from_settings(self.settings),
-            corpus=self.corpus,
-        )
+        return compose(self.services)
 
     def deliver(self) -> SendSummary:
         """Drain the outbox: claim, render, send, mark, batch after batch."""
         # send_due logs its own summary line.
-        return send_once(
-            self.engine, self.settings, now=self.now, worker=f"scheduler-{os.getpid()}"
-        )
+        return send(self.services, worker=f"scheduler-{os.getpid()}")
 
     def housekeeping(self) -> str:
         """Expire unconfirmed sign-ups, prune old crawl logs, refresh planner statistics."""
-        now = self.now()
-        with session_scope(self.engine) as session:
-            expired = expire_pending(
-                session, now=now, older_than=timedelta(hours=self.settings.confirm_hours)
-            )
-            pruned = prune_crawl_runs(session, now=now, keep=KEEP_CRAWL_LOGS)
-        if expired and self.settings.smtp_url is None:
-            # Their confirmation mail sits in the file outbox: it goes with them.
-            remove_mail_to(self.settings.outbox_dir, *expired)
-        stale_topics = 0
-        if self.corpus.hybrid is not None:
-            topics = subscriber_topics(self.engine)
-            with session_scope(self.engine) as session:
-                stale_topics = prune_topic_vectors(session, keep=topics)
-        analyze(self.engine)
-        log.info(
-            "housekeeping.done",
-            signups_expired=len(expired),
-            crawl_runs_pruned=pruned,
-            topic_vectors_pruned=stale_topics,
-        )
-        return (
-            f"{len(expired)} unconfirmed sign-ups expired, {pruned} crawl logs pruned, "
-            f"{stale_topics} topic vectors pruned"
-        )
+        return housekeeping(self.services)
 
     def crawl_is_due(self) -> bool:
         """Whether the crawl schedule fired since the last crawl started (for cron mode)."""
@@ -310,143 +246,6 @@ def _bring_forward(
         )
 
 
-class LeaderLock(AbstractContextManager["LeaderLock"]):
-    """Held by at most one process per database; released when the process dies.
-
-    On PostgreSQL the lock lives as long as the session that took it: a server restart or a
-    dropped connection loses it silently, so the leader asks ``confirm`` before it works.
-    """
-
-    def __init__(self, engine: Engine, settings: Settings) -> None:
-        self.engine = engine
-        self._connection: Connection | None = None
-        # The job threads confirm the lock on the same connection as the scheduler's thread.
-        self._guard = threading.Lock()
-        self._folder = settings.var_dir
-        self._file = FileLock(str(settings.var_dir / "scheduler.lock"))
-        # FileLock.is_locked answers per thread, and the jobs ask from their own threads.
-        self._file_held = False
-
-    @property
-    def held(self) -> bool:
-        """Whether this process holds the lock, as of its last ``try_acquire`` or ``confirm``."""
-        return self._connection is not None or self._file_held
-
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free; never blocks. Raises if the database cannot be reached."""
-        if self.engine.dialect.name == "postgresql":
-            with self._guard:
-                connection = self.engine.connect()
-                try:
-                    taken = bool(
-                        connection.execute(
-                            text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}
-                        ).scalar()
-                    )
-                    connection.commit()
-                except BaseException:
-                    _discard(connection)
-                    raise
-                if taken:
-                    self._connection = connection
-                else:
-                    connection.close()
-                return taken
-        self._folder.mkdir(parents=True, exist_ok=True)
-        try:
-            self._file.acquire(timeout=0)
-        except Timeout:
-            return False
-        self._file_held = True
-        return True
-
-    def confirm(self) -> bool:
-        """Whether the lock is still ours: its session alive and holding it. Never raises; a
-        lock found lost is let go, and ``held`` turns False."""
-        if self.engine.dialect.name != "postgresql":
-            return self._file_held
-        with self._guard:
-            connection = self._connection
-            if connection is None:
-                return False
-            try:
-                held = bool(connection.execute(HOLDS_LOCK, {"k": LOCK_KEY}).scalar())
-                connection.commit()
-                reason = "its session no longer holds it"
-            except SQLAlchemyError as exc:
-                held, reason = False, database_error_reason(exc)
-            if not held:
-                self._connection = None
-                _discard(connection)
-                log.warning("leader.lock_lost", reason=reason)
-            return held
-
-    def wait(self, stop: threading.Event, *, poll: float = 5.0) -> bool:
-        """Block until this process leads (True) or ``stop`` is set (False); a database that
-        cannot be reached is waited for like a lock held elsewhere."""
-        said = ""
-        while not stop.is_set():
-            taken = _try_acquire(self)
-            if taken is True:
-                log.info("leader.acquired")
-                return True
-            if taken is False and said != "waiting":
-                log.info("leader.waiting", reason="another scheduler holds the lock")
-                said = "waiting"
-            elif isinstance(taken, str) and said != "unavailable":
-                log.warning("leader.database_unavailable", error=taken, retry_in=poll)
-                said = "unavailable"
-            stop.wait(poll)
-        return False
-
-    def release(self) -> None:
-        """Give the lock up (also happens when the process dies); never raises."""
-        with self._guard:
-            connection, self._connection = self._connection, None
-            if connection is not None:
-                # The connection goes back to the pool, and a session-level advisory lock
-                # would go with it: unlock explicitly first.
-                try:
-                    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-                    connection.commit()
-                    connection.close()
-                except SQLAlchemyError as exc:
-                    # The session ended (a database restart) and took the lock with it.
-                    log.info("leader.release_skipped", reason=database_error_reason(exc))
-                    _discard(connection)
-        if self._file.is_locked:
-            self._file.release()
-            self._file_held = False
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
-
-def _discard(connection: Connection) -> None:
-    """Close a lock connection for good, not back into the pool: its session, and any lock
-    it may still hold, end with it."""
-    try:
-        connection.invalidate()
-        connection.close()
-    except SQLAlchemyError as exc:
-        log.debug("leader.discard_failed", reason=database_error_reason(exc))
-
-
-def _try_acquire(lock: LeaderLock) -> bool | str:
-    """``lock.try_acquire()``, or why the database cannot be reached now."""
-    try:
-        return lock.try_acquire()
-    except SQLAlchemyError as exc:
-        if not database_unavailable(exc):
-            raise
-        return database_error_reason(exc)
-
-
 def run_scheduler(jobs: Jobs, *, poll: float = 5.0, lock: LeaderLock | None = None) -> None:
     """Lead (or wait to), run the jobs until ``jobs.stop`` is set, then shut down cleanly.
 
@@ -488,7 +287,7 @@ def _regain(lock: LeaderLock, stop: threading.Event, *, poll: float) -> bool:
     ``stop`` is set. An unreachable database is retried every ``poll`` seconds, said once."""
     said = False
     while not stop.is_set():
-        taken = _try_acquire(lock)
+        taken = try_acquire_or_reason(lock)
         if taken is True:
             log.info("leader.reacquired")
             return True

@@ -22,8 +22,8 @@ from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
 from paperfeed.crawler.records import DayResult, ListingRecord
 from paperfeed.digest import EditionPolicy, compose_due
-from paperfeed.embeddings import StoredVectors, embed_pending
 from paperfeed.errors import MissingExtra
+from paperfeed.jobs.embed import embed_pending
 from paperfeed.ranking.encoder import semantic_available
 from paperfeed.ranking.hybrid import HybridSettings
 from paperfeed.ranking.paper_record import Document
@@ -37,6 +37,7 @@ from paperfeed.store.models import (
     TopicEmbedding,
 )
 from paperfeed.store.subscribers import create_subscriber
+from paperfeed.stored_vectors import StoredVectors
 from tests.support.fake_encoder import SAMPLE_DAY, SAMPLE_PAPERS, FakeEncoder
 
 DAY, PAPERS = SAMPLE_DAY, SAMPLE_PAPERS

@@ -1,6 +1,6 @@
 """Vectors computed on demand and kept in memory: for benchmarks, previews and tests.
 
-The service keeps vectors in the database (``paperfeed.embeddings``); this source serves the
+The service keeps vectors in the database (``paperfeed.stored_vectors``); this source serves the
 same ``VectorSource`` interface from an encoder and a per-process cache.
 """
 

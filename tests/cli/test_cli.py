@@ -156,7 +156,7 @@ def test_a_database_that_stops_answering_mid_command_is_one_line(
             "UPDATE delivery SET status=...", {}, Exception("server closed the connection")
         )
 
-    monkeypatch.setattr("paperfeed.mailer.worker.send_once", database_gone)
+    monkeypatch.setattr("paperfeed.outbox.worker.send_once", database_gone)
     result = runner.invoke(app, ["send"], env=env)
 
     assert result.exit_code == 2

@@ -16,7 +16,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from paperfeed.config import Settings
-from paperfeed.crawl_job import crawl_days
 from paperfeed.crawler.api_items import parse_api_items
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.fetch import fetch_day
@@ -29,6 +28,7 @@ from paperfeed.crawler.repair import (
     MAX_TITLE_CHARS,
 )
 from paperfeed.errors import SourceUnavailable
+from paperfeed.jobs.crawl import crawl_days
 from paperfeed.store.crawls import settled_days
 from tests.support.fake_hf import FakeClock
 from tests.support.hf_days import fixture_items, synthetic_days

@@ -24,10 +24,10 @@ from sqlmodel import Session
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
-from paperfeed.crawl_job import crawl_days
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.jobs.crawl import crawl_days
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
 from paperfeed.store.subscribers import create_subscriber

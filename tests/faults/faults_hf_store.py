@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from paperfeed.config import Settings
-from paperfeed.crawl_job import CrawlSummary, crawl_days, due_days, policy_for
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
+from paperfeed.jobs.crawl import CrawlSummary, crawl_days, due_days, policy_for
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import CrawlRun, Listing, ListingDay, Paper
 from tests.faults.faults_hf_server import FaultyHF

@@ -34,7 +34,7 @@ import pytest
 import stamina
 from sqlalchemy import Engine
 
-from paperfeed.crawl_job import due_days
+from paperfeed.jobs.crawl import due_days
 from tests.faults.faults_hf_server import FaultyHF, Hit, Storm
 from tests.faults.faults_hf_store import (
     StoredDay,

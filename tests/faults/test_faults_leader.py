@@ -31,7 +31,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from paperfeed.config import Settings
-from paperfeed.scheduler import LOCK_KEY, Jobs, LeaderLock, run_scheduler
+from paperfeed.leader import LOCK_KEY, LeaderLock
+from paperfeed.scheduler import Jobs, run_scheduler
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
 from tests.faults.faults_process_postgres import PrivatePostgres, private_postgres

@@ -22,10 +22,10 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
-from paperfeed.crawl_job import crawl_days
 from paperfeed.crawler.client import make_client
 from paperfeed.digest import BATCH as COMPOSE_BATCH  # subscribers per compose transaction
 from paperfeed.digest import EditionPolicy, compose_due
+from paperfeed.jobs.crawl import crawl_days
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
 from paperfeed.store.models import Edition

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app
 from paperfeed.config import Settings
-from paperfeed.crawl_job import crawl_days, due_days
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
+from paperfeed.jobs.crawl import crawl_days, due_days
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import CrawlRun, Listing, ListingDay, Paper
 from tests.support.fake_hf import FakeClock, FakeHF

@@ -19,14 +19,14 @@ import stamina
 import time_machine
 from sqlalchemy import Engine
 
-from paperfeed import scheduler
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
-from paperfeed.crawler.pacing import Pacer
 from paperfeed.digest import EditionPolicy, compose_due
-from paperfeed.scheduler import Jobs, LeaderLock, build_scheduler, tick
+from paperfeed.leader import LeaderLock
+from paperfeed.scheduler import Jobs, build_scheduler, tick
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
+from tests.jobs.unpaced import unpaced
 from tests.support.cycle_samples import (
     add_subscriber,
     delivery_statuses,
@@ -59,7 +59,7 @@ class Clock:
 
 
 def test_a_days_cycle_sends_each_time_zone_one_edition_after_its_local_send_hour(
-    tmp_path: Path, engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, engine: Engine, database_url: str
 ) -> None:
     day = date(2026, 10, 7)  # a Wednesday, summer time in Berlin and Los Angeles
     start = datetime.combine(day, datetime.min.time(), UTC)
@@ -81,10 +81,10 @@ def test_a_days_cycle_sends_each_time_zone_one_edition_after_its_local_send_hour
             settle_hours=6,
         )
         outbox = settings.outbox_dir
-        # Crawl pacing is tested elsewhere; here it would only sleep between local requests.
-        monkeypatch.setattr(scheduler, "pacer_for", lambda _settings, _stop: Pacer(min_interval={}))
         with time_machine.travel(start, tick=False) as traveller:
-            jobs = Jobs(settings, engine)  # the real clock, moved by time-machine
+            # The real clock, moved by time-machine. Crawl pacing is tested elsewhere; here it
+            # would only sleep between local requests.
+            jobs = Jobs(settings, engine, make_pacer=unpaced)
             tick(jobs)  # yesterday's editions, still within max lateness: the baseline
             before = set(editions(engine))
             sent_before = outbox_recipients(outbox)

@@ -14,10 +14,12 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 
 from paperfeed.config import Settings
-from paperfeed.scheduler import Jobs, LeaderLock, build_scheduler, run_scheduler, tick
+from paperfeed.leader import LeaderLock
+from paperfeed.scheduler import Jobs, build_scheduler, run_scheduler, tick
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import CrawlRun, Delivery, Edition, Subscriber
 from paperfeed.store.subscribers import create_subscriber
+from tests.jobs.unpaced import unpaced
 from tests.support.fake_hf import FakeHF
 from tests.support.hf_days import FIXTURES_DIR
 
@@ -88,7 +90,7 @@ def test_a_tick_crawls_composes_and_a_second_tick_adds_nothing(
                 confirmed=True,
                 send_hour=8,
             )
-        jobs = Jobs(settings, engine, now=lambda: now)
+        jobs = Jobs(settings, engine, now=lambda: now, make_pacer=unpaced)
         first = tick(jobs)
         second = tick(jobs)
     assert first.ran == ["crawl", "compose", "send"]

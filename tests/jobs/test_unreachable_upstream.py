@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from paperfeed.config import Settings
-from paperfeed.crawl_job import CrawlSummary, crawl_days
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
+from paperfeed.jobs.crawl import CrawlSummary, crawl_days
 from paperfeed.logs import configure_logging
 from paperfeed.scheduler import CrawlRetry
 from paperfeed.store.db import session_scope

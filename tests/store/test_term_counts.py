@@ -19,10 +19,10 @@ from sqlmodel import col, select
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache, count_stored_papers, stored_term_stats, to_document
-from paperfeed.crawl_job import crawl_days
 from paperfeed.crawler.client import make_client
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
+from paperfeed.jobs.crawl import crawl_days
 from paperfeed.ranking.interests import parse_interests
 from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker

@@ -1,31 +1,29 @@
-"""Embeddings kept in the database: computed once, in batches, read at ranking time.
+"""The embed job: vectors for stored papers and subscribers' topics that have none yet.
 
-``embed_pending`` is the background job (after each crawl and on its own schedule): it
-embeds stored papers that have no vector yet and the topics of receiving subscribers whose
-interests are new or changed (a topic is keyed by its text, so an edited line is a new key).
-``StoredVectors`` is what the hybrid ranker reads: stored vectors, and anything still
-missing (a paper crawled a minute ago, interests changed since the last pass) computed on
-the spot and stored, so ranking never waits for the job and never ranks without a vector.
+When it runs (hybrid ranker only; lexical needs no vectors): right after every crawl in the
+daemon and in ``paperfeed tick``, so new papers get their vectors before the next compose;
+and by hand with ``paperfeed embed``. Papers are embedded in batches, one transaction each,
+and the topics of receiving subscribers whose interests are new or changed (a topic is keyed
+by its text, so an edited line is a new key). What the ranker reads, and computes on the spot
+when the job has not caught up yet, is ``paperfeed.stored_vectors.StoredVectors``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import Engine
 
-from paperfeed.ranking.encoder import Encoder, from_blobs, paper_text, to_blob
+from paperfeed.ranking.encoder import Encoder, paper_text, to_blob
 from paperfeed.ranking.interests import parse_interests
-from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.semantic import topic_text
-from paperfeed.ranking.stats import FloatArray
+from paperfeed.services import Services
 from paperfeed.store.db import session_scope
 from paperfeed.store.editions import receiving_subscribers
 from paperfeed.store.embeddings import (
-    paper_vectors,
     papers_without_vectors,
     save_paper_vectors,
     save_topic_vectors,
@@ -51,42 +49,6 @@ class EmbedSummary:
     def line(self) -> str:
         """One line for logs and the CLI."""
         return f"embedded {self.papers} papers and {self.topics} interest topics"
-
-
-class StoredVectors:
-    """``VectorSource`` over the database, computing and storing what is missing."""
-
-    def __init__(self, engine: Engine, encoder: Encoder) -> None:
-        self.engine = engine
-        self.encoder = encoder
-
-    def paper_vectors(self, papers: Sequence[Document]) -> FloatArray:
-        """One row per paper, in order."""
-        model = self.encoder.model
-        ids = [p.paper_id for p in papers]
-        with session_scope(self.engine) as session:
-            stored = paper_vectors(session, model, ids)
-        missing = {p.paper_id: p for p in papers if p.paper_id not in stored}
-        if missing:
-            fresh = self.encoder.encode([paper_text(p.title, p.abstract) for p in missing.values()])
-            blobs = dict(zip(missing, to_blob(fresh), strict=True))
-            with session_scope(self.engine) as session:
-                save_paper_vectors(session, model, blobs, now=datetime.now(UTC))
-            stored.update(blobs)
-        return from_blobs([stored[i] for i in ids], self.encoder.dimensions)
-
-    def topic_vectors(self, texts: Sequence[str]) -> FloatArray:
-        """One row per topic text, in order."""
-        model = self.encoder.model
-        with session_scope(self.engine) as session:
-            stored = topic_vectors(session, model, texts)
-        missing = list(dict.fromkeys(t for t in texts if t not in stored))
-        if missing:
-            blobs = dict(zip(missing, to_blob(self.encoder.encode(missing)), strict=True))
-            with session_scope(self.engine) as session:
-                save_topic_vectors(session, model, blobs, now=datetime.now(UTC))
-            stored.update(blobs)
-        return from_blobs([stored[t] for t in texts], self.encoder.dimensions)
 
 
 def subscriber_topics(engine: Engine) -> list[str]:
@@ -143,3 +105,11 @@ def embed_pending(
             progress("topics", len(chunk))
     log.info("embed.done", summary=summary.line())
     return summary
+
+
+def embed_new(services: Services) -> EmbedSummary | None:
+    """With the hybrid ranker, ``embed_pending`` with its encoder; None (nothing to do) with
+    the lexical one."""
+    if services.corpus.hybrid is None:
+        return None
+    return embed_pending(services.engine, services.corpus.encoder())

@@ -1,7 +1,13 @@
 """The crawl job: fetch the days that need it with the crawler, save them with the store.
 
+When it runs: on ``PAPERFEED_CRAWL_SCHEDULE`` (cron syntax, UTC) in the daemon, once at its
+start, and again after a failed crawl sooner than the schedule (``scheduler.CrawlRetry``);
+in cron mode when ``paperfeed tick`` finds the schedule fired since the last crawl; and by
+hand with ``paperfeed crawl`` (a day, a backfill, a dry run).
+
 It is the one place that knows both sides: ``crawler/`` fetches plain records over HTTP,
-``store/`` turns them into rows. The scheduler and ``paperfeed crawl`` both call it.
+``store/`` turns them into rows. ``crawl_due`` is the scheduled pass; the CLI picks its own
+days and calls ``crawl_days``.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import structlog
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
+from paperfeed.crawler.client import make_client
 from paperfeed.crawler.fetch import fetch_day, fetch_trending
 from paperfeed.crawler.pacing import Pacer, StoppableClock, Stopped
 from paperfeed.crawler.polite import FIX_UNREACHABLE, HostUnreachable, RetryPolicy
 from paperfeed.crawler.records import DayResult, ListingKind
 from paperfeed.crawler.window import crawl_window, is_settled
+from paperfeed.services import Services
 from paperfeed.store.crawls import save_day, settled_days
 from paperfeed.store.db import session_scope
 
@@ -227,3 +235,25 @@ def due_days(engine: Engine, *, today: date, recrawl_days: int) -> list[date]:
         settled = set(settled_days(session, since=since, until=today))
     catch_up = {since + timedelta(days=n) for n in range(CATCH_UP_DAYS + 1)} - settled
     return sorted(set(crawl_window(today, recrawl_days=recrawl_days)) | catch_up)
+
+
+def crawl_due(
+    services: Services, *, stop: threading.Event | None = None, pacer: Pacer | None = None
+) -> CrawlSummary:
+    """Crawl today, the re-crawl window and unsettled days (plus trending); settle what is
+    final. With ``stop``, its waits (pacing, retry backoff) end at once when it is set."""
+    settings = services.settings
+    today = services.now().date()
+    days = due_days(services.engine, today=today, recrawl_days=settings.recrawl_days)
+    with make_client(settings) as client:
+        return crawl_days(
+            services.engine,
+            client,
+            days,
+            settle_hours=settings.settle_hours,
+            pacer=pacer or pacer_for(settings, stop),
+            policy=policy_for(settings),
+            trending=True,
+            today=today,
+            stop=stop,
+        )
