@@ -19,9 +19,11 @@ import typer
 
 from paperfeed import __version__, cli_crawl, cli_mail, cli_ranking, cli_service
 from paperfeed.cli_base import State, command_group, out
+from paperfeed.cli_chat import chat_app
 from paperfeed.cli_db import db_app
 from paperfeed.cli_feeds import feeds_app
 from paperfeed.cli_subscribers import subscribers_app
+from paperfeed.cli_teams import teams_app
 
 app = command_group(
     "paperfeed: the day's trending research papers, ranked for you, by email and feed."
@@ -46,6 +48,8 @@ for command in (
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(db_app, name="db")
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(teams_app, name="teams")
+subscribers_app.add_typer(chat_app, name="chat")
 
 
 def _version(value: bool) -> None:
