@@ -34,8 +34,8 @@ from paperfeed.leader import LeaderLock, try_acquire_or_reason
 from paperfeed.outbox.summary import SendSummary
 from paperfeed.services import Clock, Services, utc_now
 from paperfeed.startup import public_address
+from paperfeed.store.crawls import last_crawl_started
 from paperfeed.store.db import session_scope
-from paperfeed.store.housekeeping import last_crawl_started
 
 log = structlog.get_logger("paperfeed.scheduler")
 

@@ -14,9 +14,9 @@ import structlog
 
 from paperfeed.mailer.files import remove_mail_to
 from paperfeed.services import Services
+from paperfeed.store.cleanup import analyze, expire_pending, prune_crawl_runs
 from paperfeed.store.db import session_scope
 from paperfeed.store.embeddings import prune_topic_vectors
-from paperfeed.store.housekeeping import analyze, expire_pending, prune_crawl_runs
 
 log = structlog.get_logger("paperfeed.scheduler")
 

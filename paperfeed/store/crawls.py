@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from paperfeed.crawler.records import DayResult
@@ -122,3 +123,8 @@ def settled_days(
         .order_by(col(ListingDay.listing_date))
     ).all()
     return list(rows)
+
+
+def last_crawl_started(session: Session) -> datetime | None:
+    """When the newest crawl run started, if any."""
+    return session.exec(select(func.max(col(CrawlRun.started_at)))).first()

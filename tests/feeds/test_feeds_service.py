@@ -14,9 +14,9 @@ from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
 from paperfeed.errors import InputError
 from paperfeed.feeds.export import export_feeds
 from paperfeed.feeds.service import FeedOptions, FeedService
+from paperfeed.store.cleanup import expire_pending
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
-from paperfeed.store.housekeeping import expire_pending
 from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.subscribers import create_subscriber, find_by_email
 from tests.feeds.feed_samples import FIRST_DAY, settled_at, store_day, store_days

@@ -1,10 +1,13 @@
-"""Keeping the database small and tidy: expired sign-ups, old crawl logs, planner statistics."""
+"""Deleting what is no longer kept (unconfirmed sign-ups, old crawl logs), then ANALYZE.
+
+The housekeeping job (``paperfeed.jobs.housekeeping``) runs these once a day.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, func, text
+from sqlalchemy import Engine, delete, text
 from sqlmodel import Session, col, select
 
 from paperfeed.store.models import CrawlRun, Subscriber, SubscriberStatus
@@ -28,11 +31,6 @@ def prune_crawl_runs(session: Session, *, now: datetime, keep: timedelta) -> int
     """Delete crawl log rows older than ``keep``; the papers and listings stay."""
     result = session.execute(delete(CrawlRun).where(col(CrawlRun.started_at) < now - keep))
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def last_crawl_started(session: Session) -> datetime | None:
-    """When the newest crawl run started, if any."""
-    return session.exec(select(func.max(col(CrawlRun.started_at)))).first()
 
 
 def analyze(engine: Engine) -> None:
