@@ -22,6 +22,7 @@ from paperfeed.digest import EditionPolicy
 from paperfeed.errors import InputError
 from paperfeed.links import personal_feed_url, preferences_url
 from paperfeed.mailer.files import remove_mail_to
+from paperfeed.store.channel_addresses import list_addresses
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Frequency, Subscriber, SubscriberStatus
 from paperfeed.store.preferences import (
@@ -42,6 +43,11 @@ from paperfeed.web.state import AppState, AppStateDep
 from paperfeed.web.zone_choices import zone_regions
 
 router = APIRouter()
+CHAT_NOTICES = {  # after a "Chat and push" form (web/chat_settings.py)
+    "added": "Address added: your next digest goes there too.",
+    "removed": "Address removed.",
+    "saved": "Saved.",
+}
 NOT_FOUND = (
     "No subscription has this link. It may have been deleted, or the link was cut short: "
     "copy the whole link from one of our mails."
@@ -77,6 +83,7 @@ def _preferences(
         editions = past_editions(
             session, state.public_url, token, subscriber.id or 0, offset=0, limit=ON_PREFERENCES
         )
+        chat_addresses = list_addresses(session, subscriber.id or 0)
     text = subscriber.interests if interests is None else interests
     preview = preview_digest(
         state.engine,
@@ -94,6 +101,8 @@ def _preferences(
         "error": error,
         "previewing": previewing,
         "editions": editions,
+        "chat_addresses": chat_addresses,
+        "chat_notice": CHAT_NOTICES.get(request.query_params.get("chat", "")),
         "saved": request.query_params.get("saved") == "1",
         "reset": request.query_params.get("reset"),
         "welcome": request.query_params.get("welcome") == "1",
