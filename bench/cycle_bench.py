@@ -54,8 +54,9 @@ from paperfeed.crawler.pacing import Pacer  # noqa: E402
 from paperfeed.digest import EditionPolicy, compose_due  # noqa: E402
 from paperfeed.jobs.crawl import crawl_days  # noqa: E402
 from paperfeed.logs import configure_logging  # noqa: E402
-from paperfeed.mailer.outbox import send_due  # noqa: E402
+from paperfeed.mailer.email_channel import EmailChannel  # noqa: E402
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport  # noqa: E402
+from paperfeed.outbox.send_pass import send_due  # noqa: E402
 from paperfeed.store import migrate  # noqa: E402
 from paperfeed.store.db import make_engine, session_scope  # noqa: E402
 from paperfeed.store.models import Subscriber  # noqa: E402
@@ -202,12 +203,13 @@ def one_database(label: str, url: str, subscribers: int, naive: int, port: int) 
             transport = SmtpTransport(
                 SmtpConfig("127.0.0.1", port, start_tls=False), pool_size=POOL
             )
+            channel = EmailChannel(settings, transport, clock=lambda: now)
             try:
                 return await send_due(
-                    engine, settings, transport=transport, now=lambda: now, worker="bench"
+                    engine, settings, channel=channel, now=lambda: now, worker="bench"
                 )
             finally:
-                await transport.aclose()
+                await channel.aclose()
 
         started = time.perf_counter()
         sent = asyncio.run(send())

@@ -267,7 +267,8 @@ def _compose_batch(
                 PlannedEdition(ids[row], item.local_date, selection.papers, selection.deliver)
             )
             if eligible and now - item.send_at > timedelta(hours=1):
-                summary.caught_up.append(f"{item.subscriber.email} {item.local_date}")
+                who = item.subscriber.email or item.subscriber.name  # a team has a name
+                summary.caught_up.append(f"{who} {item.local_date}")
         summary.editions += write_editions(session, plans, now=now)
     for plan in plans:
         if plan.deliver:

@@ -24,7 +24,13 @@ from paperfeed.corpus import CorpusCache
 from paperfeed.digest import EditionPolicy, compose_due, local_today
 from paperfeed.errors import InputError
 from paperfeed.mailer.bulk import digest_mail
-from paperfeed.mailer.editions import DayCache, MailSetup, mail_setup, recipient_for, render_edition
+from paperfeed.mailer.edition_mail import (
+    DayCache,
+    MailSetup,
+    mail_setup,
+    recipient_for,
+    render_edition,
+)
 from paperfeed.mailer.message import make_message_id
 from paperfeed.mailer.transport import SendResult, Transport
 from paperfeed.mailer.views import Recipient, RenderedMail
@@ -81,7 +87,7 @@ def _render(
     compiled = days.day(content.local_date, [i.paper_id for i in content.items])
     recipient = recipient_for(setup, subscriber, address=address)
     return RenderedEdition(
-        email=subscriber.email,
+        email=subscriber.email or subscriber.name or "",  # a team digest has a name
         local_date=content.local_date,
         rendered=render_edition(setup, compiled, recipient, content),
         recipient=recipient,
@@ -132,7 +138,7 @@ def _compose_and_render(
                 policy=EditionPolicy.from_settings(settings),
                 # The configured ranker (PAPERFEED_RANKER), as compose uses.
                 corpus=corpus or CorpusCache.for_settings(settings),
-                email=subscriber.email,
+                email=subscriber.email or subscriber.name or "",  # a team digest has a name
                 local_date=day,
             )
             with Session(connection) as session:

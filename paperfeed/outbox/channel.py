@@ -9,6 +9,9 @@ its message (a MIME mail, a chat post), handing the batch over, and mapping the 
 answers to outcomes. It never raises for one delivery: each gets a ``Result``.
 
 Adding a channel is a module with a class like ``Channel`` and one line in the registry.
+Added after the first version (the seam's owner): ``NothingSent``, which a channel may raise
+when it failed before sending anything; a channel may also carry ``max_attempts`` (passes a
+delivery gets before RETRY_LATER becomes a failure; default ``smtp_max_attempts``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,13 @@ class Result:
     reference: str | None = None
     retry_after: float | None = None
     attempted: bool = True
+
+
+class NothingSent(Exception):
+    """Raised by a channel (from the real error) when ``deliver`` failed before it handed
+    anything over, a rendering bug say: the outbox then gives the batch back at once instead
+    of leaving it claimed until the lease ends. Any other exception leaves it claimed, since
+    some of it may have been taken."""
 
 
 class Channel(Protocol):

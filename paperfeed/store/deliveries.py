@@ -1,27 +1,24 @@
-"""The outbox in bulk, for senders: claim a batch, load what it needs, mark many rows at once.
+"""What sending reads: edition contents, subscribers, chat addresses and papers, in bulk.
 
-``outbox.py`` has the one-row functions; these do the same per batch in a few statements
-(a claim is one SELECT and one UPDATE, marking a batch sent is one executemany), so the
-ledger costs little next to rendering and SMTP. Claims follow ``outbox.py``: pending rows, or
-rows left in ``sending`` longer than the lease; PostgreSQL skips rows other workers hold
-(``FOR UPDATE SKIP LOCKED``), SQLite relies on the claim running under
-``session_scope(write_lock=True)``. Knows nothing of email: it hands out plain rows.
+Each load is one query per chunk of ids, so a batch costs a few statements whatever its
+size. The ledger (claim, lease, mark) is ``paperfeed.outbox.ledger``; these are the plain
+rows a channel builds its messages from. Knows nothing of email or chat.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 
-from sqlalchemy import ColumnElement, Table, Text, and_, bindparam, cast, func, or_, update
+from sqlalchemy import Table, Text, cast, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
 from paperfeed.store.models import (
-    Delivery,
-    DeliveryStatus,
+    ChannelAddress,
+    ChannelAddressStatus,
     Edition,
     EditionPaper,
     Frequency,
@@ -30,26 +27,14 @@ from paperfeed.store.models import (
     Subscriber,
     SubscriberStatus,
 )
-from paperfeed.store.outbox import DEFAULT_LEASE
 
 CHUNK = 500
-_DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]
+_ADDRESS: Table = ChannelAddress.__table__  # type: ignore[attr-defined]
 _EDITION: Table = Edition.__table__  # type: ignore[attr-defined]
 _EDITION_PAPER: Table = EditionPaper.__table__  # type: ignore[attr-defined]
 _SUBSCRIBER: Table = Subscriber.__table__  # type: ignore[attr-defined]
 _PAPER: Table = Paper.__table__  # type: ignore[attr-defined]
 _LISTING: Table = Listing.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    """A delivery row as a sender sees it: which edition, for whom, how often tried, how old."""
-
-    id: int
-    edition_id: int
-    subscriber_id: int
-    attempts: int
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +57,38 @@ class EditionContent:
 
 @dataclass(frozen=True, slots=True)
 class SubscriberRow:
-    """What sending needs of a subscriber, and whether they still receive mail."""
+    """What sending needs of a subscriber, and whether they still receive digests.
+
+    ``email`` is None for a team digest (``name`` says which team); ``email_digest`` False
+    means the subscriber reads only through chat addresses.
+    """
 
     id: int
-    email: str
+    email: str | None
     token: str
     interests: str
     receiving: bool
     feed_token: str  # the personal feed's own key (never the account token above)
+    name: str | None = None
+    email_digest: bool = True
+
+    @property
+    def reads_email(self) -> bool:
+        """Whether email deliveries reach this subscriber (an address, and wanted)."""
+        return self.email is not None and self.email_digest
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRow:
+    """A chat address as sending sees it; ``url`` holds the service's secret: never log it."""
+
+    id: int
+    subscriber_id: int
+    kind: str
+    service: str
+    url: str
+    shown: str
+    active: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,98 +106,9 @@ class PaperRow:
     comments: int
 
 
-_CLAIM_COLUMNS = (
-    _DELIVERY.c.id,
-    _DELIVERY.c.edition_id,
-    _DELIVERY.c.subscriber_id,
-    _DELIVERY.c.attempts,
-    _DELIVERY.c.created_at,
-)
-
-
-def _claimable(now: datetime, lease: timedelta) -> ColumnElement[bool]:
-    return or_(
-        _DELIVERY.c.status == DeliveryStatus.PENDING,
-        and_(
-            _DELIVERY.c.status == DeliveryStatus.SENDING,
-            _DELIVERY.c.claimed_at < now - lease,
-        ),
-    )
-
-
 def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def claim_batch(
-    session: Session,
-    *,
-    worker: str,
-    now: datetime,
-    limit: int,
-    after_id: int = 0,
-    subscriber_id: int | None = None,
-    lease: timedelta = DEFAULT_LEASE,
-) -> list[ClaimedDelivery]:
-    """Claim up to ``limit`` deliveries with ids above ``after_id`` (oldest first) for ``worker``.
-
-    ``after_id`` lets one pass move forward, so a row it released is retried by the next pass,
-    not again at once. ``attempts`` in the result counts this claim.
-    """
-    query = sa_select(*_CLAIM_COLUMNS).where(_claimable(now, lease), _DELIVERY.c.id > after_id)
-    if subscriber_id is not None:
-        query = query.where(_DELIVERY.c.subscriber_id == subscriber_id)
-    query = query.order_by(_DELIVERY.c.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = session.execute(query).all()
-    if not rows:
-        return []
-    ids = [int(r[0]) for r in rows]
-    session.execute(
-        update(_DELIVERY)
-        .where(_DELIVERY.c.id.in_(ids))
-        .values(
-            status=DeliveryStatus.SENDING,
-            claimed_by=worker,
-            claimed_at=now,
-            attempts=_DELIVERY.c.attempts + 1,
-            updated_at=now,
-        )
-    )
-    return [ClaimedDelivery(int(i), int(e), int(s), int(a) + 1, c) for i, e, s, a, c in rows]
-
-
-def due_deliveries(
-    session: Session,
-    *,
-    now: datetime,
-    limit: int,
-    after_id: int = 0,
-    subscriber_id: int | None = None,
-    lease: timedelta = DEFAULT_LEASE,
-) -> list[ClaimedDelivery]:
-    """The deliveries ``claim_batch`` would take, read without claiming (for dry runs)."""
-    query = sa_select(*_CLAIM_COLUMNS).where(_claimable(now, lease), _DELIVERY.c.id > after_id)
-    if subscriber_id is not None:
-        query = query.where(_DELIVERY.c.subscriber_id == subscriber_id)
-    rows = session.execute(query.order_by(_DELIVERY.c.id).limit(limit)).all()
-    return [ClaimedDelivery(int(i), int(e), int(s), int(a), c) for i, e, s, a, c in rows]
-
-
-def count_due(
-    session: Session,
-    *,
-    now: datetime,
-    subscriber_id: int | None = None,
-    lease: timedelta = DEFAULT_LEASE,
-) -> int:
-    """How many deliveries are claimable now (for a progress bar)."""
-    query = sa_select(func.count()).select_from(_DELIVERY).where(_claimable(now, lease))
-    if subscriber_id is not None:
-        query = query.where(_DELIVERY.c.subscriber_id == subscriber_id)
-    return int(session.execute(query).scalar_one())
 
 
 def edition_contents(session: Session, edition_ids: Sequence[int]) -> dict[int, EditionContent]:
@@ -231,27 +151,49 @@ def sending_subscribers(
     session: Session, subscriber_ids: Sequence[int]
 ) -> dict[int, SubscriberRow]:
     """The subscribers of a batch; ``receiving`` is False once they left, bounced or paused."""
+    s = _SUBSCRIBER.c
     out: dict[int, SubscriberRow] = {}
     for chunk in _chunks(sorted(set(subscriber_ids))):
         rows = session.execute(
             sa_select(
-                _SUBSCRIBER.c.id,
-                _SUBSCRIBER.c.email,
-                _SUBSCRIBER.c.token,
-                _SUBSCRIBER.c.interests,
-                _SUBSCRIBER.c.status,
-                _SUBSCRIBER.c.paused,
-                _SUBSCRIBER.c.frequency,
-                _SUBSCRIBER.c.feed_token,
-            ).where(_SUBSCRIBER.c.id.in_(chunk))
+                s.id,
+                s.email,
+                s.token,
+                s.interests,
+                s.status,
+                s.paused,
+                s.frequency,
+                s.feed_token,
+                s.name,
+                s.email_digest,
+            ).where(s.id.in_(chunk))
         ).all()
-        for sid, email, token, interests, status, paused, frequency, feed_token in rows:
+        for sid, email, token, interests, status, paused, frequency, feed, name, by_mail in rows:
             # The same test compose applies (editions.receiving_subscribers): whoever stopped
-            # receiving after their edition was composed gets no mail from it.
+            # receiving after their edition was composed gets nothing from it, on any channel.
             receiving = (
                 status == SubscriberStatus.ACTIVE and not paused and frequency != Frequency.OFF
             )
-            out[int(sid)] = SubscriberRow(int(sid), email, token, interests, receiving, feed_token)
+            out[int(sid)] = SubscriberRow(
+                int(sid), email, token, interests, receiving, feed, name, bool(by_mail)
+            )
+    return out
+
+
+def channel_addresses(session: Session, address_ids: Iterable[int]) -> dict[int, AddressRow]:
+    """The chat addresses with these ids (absent: removed since compose)."""
+    a = _ADDRESS.c
+    out: dict[int, AddressRow] = {}
+    for chunk in _chunks(sorted(set(address_ids))):
+        rows = session.execute(
+            sa_select(a.id, a.subscriber_id, a.kind, a.service, a.url, a.shown, a.status).where(
+                a.id.in_(chunk)
+            )
+        ).all()
+        for aid, sid, kind, service, url, shown, status in rows:
+            out[int(aid)] = AddressRow(
+                int(aid), int(sid), kind, service, url, shown, status == ChannelAddressStatus.ACTIVE
+            )
     return out
 
 
@@ -288,76 +230,6 @@ def digest_papers(session: Session, paper_ids: Iterable[str]) -> dict[str, Paper
                 pid, title, abstract or "", tuple(authors or ()), repo, stars, summary, up, co
             )
     return out
-
-
-def mark_sent_many(session: Session, message_ids: Mapping[int, str], *, now: datetime) -> None:
-    """Mark deliveries sent with their Message-IDs, after the server accepted each one."""
-    if not message_ids:
-        return
-    session.execute(
-        update(_DELIVERY)
-        .where(_DELIVERY.c.id == bindparam("b_id"))
-        .values(
-            status=DeliveryStatus.SENT,
-            message_id=bindparam("b_message_id"),
-            sent_at=now,
-            updated_at=now,
-        ),
-        [{"b_id": i, "b_message_id": m} for i, m in message_ids.items()],
-    )
-
-
-def release_many(
-    session: Session, errors: Mapping[int, str], *, now: datetime, tried: bool = True
-) -> None:
-    """Put deliveries back in the queue; ``tried=False`` gives back the attempt the claim took."""
-    if not errors:
-        return
-    values: dict[str, object] = {
-        "status": DeliveryStatus.PENDING,
-        "claimed_by": None,
-        "claimed_at": None,
-        "last_error": bindparam("b_error"),
-        "updated_at": now,
-    }
-    if not tried:
-        # The claim counted an attempt that never reached the server (a paused transport).
-        values["attempts"] = _DELIVERY.c.attempts - 1
-    session.execute(
-        update(_DELIVERY).where(_DELIVERY.c.id == bindparam("b_id")).values(**values),
-        [{"b_id": i, "b_error": e[:2000]} for i, e in errors.items()],
-    )
-
-
-def settle_many(
-    session: Session, errors: Mapping[int, str], *, status: DeliveryStatus, now: datetime
-) -> None:
-    """Close deliveries for good as ``failed``, ``expired`` or ``cancelled``, with the reason."""
-    if not errors:
-        return
-    session.execute(
-        update(_DELIVERY)
-        .where(_DELIVERY.c.id == bindparam("b_id"))
-        .values(status=status, last_error=bindparam("b_error"), updated_at=now),
-        [{"b_id": i, "b_error": e[:2000]} for i, e in errors.items()],
-    )
-
-
-def mark_bounced(session: Session, subscriber_ids: Iterable[int], *, now: datetime) -> int:
-    """Stop all mail to subscribers whose address the server refused; returns how many changed."""
-    ids = sorted(set(subscriber_ids))
-    changed = 0
-    for chunk in _chunks(ids):
-        result = session.execute(
-            update(_SUBSCRIBER)
-            .where(
-                _SUBSCRIBER.c.id.in_(chunk),
-                _SUBSCRIBER.c.status != SubscriberStatus.BOUNCED,
-            )
-            .values(status=SubscriberStatus.BOUNCED, updated_at=now)
-        )
-        changed += int(result.rowcount)  # type: ignore[attr-defined]
-    return changed
 
 
 def find_edition(

@@ -1,8 +1,10 @@
 """Queries and writes for composing editions: who is due, what they may get, the ledger.
 
-Writing an edition, its papers, the never-twice ledger rows and its delivery happens in one
-transaction. The ledger insert has no ON CONFLICT: if another composer already sent one of
-these papers to this subscriber, the whole transaction fails and nothing is written twice.
+Writing an edition, its papers, the never-twice ledger rows and its deliveries happens in
+one transaction: one delivery per channel the subscriber reads on (``email`` when they have
+an address and want email digests, ``chat:<id>`` for each active chat address). The ledger
+insert has no ON CONFLICT: if another composer already sent one of these papers to this
+subscriber, the whole transaction fails and nothing is written twice.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from paperfeed.store.models import (
+    ChannelAddress,
+    ChannelAddressStatus,
     Delivery,
     Edition,
     EditionPaper,
@@ -58,7 +62,8 @@ class PlannedPaper:
 
 @dataclass(frozen=True, slots=True)
 class PlannedEdition:
-    """An edition to write: who, for which local date, which papers, and whether to mail it."""
+    """An edition to write: who, for which local date, which papers, and whether to send it
+    (on every channel the subscriber reads on when it is written)."""
 
     subscriber_id: int
     local_date: date
@@ -67,7 +72,10 @@ class PlannedEdition:
 
 
 def receiving_subscribers(session: Session, *, email: str | None = None) -> Sequence[Subscriber]:
-    """Confirmed subscribers who are not paused and have not switched digests off."""
+    """Confirmed subscribers who are not paused and have not switched digests off.
+
+    Team digests (a name, no email) are among them: they receive through chat addresses.
+    """
     query = select(Subscriber).where(
         Subscriber.status == SubscriberStatus.ACTIVE,
         col(Subscriber.paused).is_(False),
@@ -182,6 +190,7 @@ def write_editions(session: Session, plans: Sequence[PlannedEdition], *, now: da
         .on_conflict_do_nothing(index_elements=["subscriber_id", "local_date"])
         .returning(edition_table.c.id, edition_table.c.subscriber_id)
     )
+    channels = delivery_channels(session, [p.subscriber_id for p in plans if p.deliver])
     written = 0
     papers: list[dict[str, object]] = []
     ledger: list[dict[str, object]] = []
@@ -216,14 +225,18 @@ def write_editions(session: Session, plans: Sequence[PlannedEdition], *, now: da
                 }
             )
         if plan.deliver:
-            deliveries.append(
-                {
-                    "edition_id": edition_id,
-                    "subscriber_id": plan.subscriber_id,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            for kind, channel, address_id in channels.get(plan.subscriber_id, ()):
+                deliveries.append(
+                    {
+                        "edition_id": edition_id,
+                        "subscriber_id": plan.subscriber_id,
+                        "kind": kind,
+                        "channel": channel,
+                        "address_id": address_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
     for table, rows in (
         (EditionPaper.__table__, papers),  # type: ignore[attr-defined]
         (SentPaper.__table__, ledger),  # type: ignore[attr-defined]
@@ -232,6 +245,38 @@ def write_editions(session: Session, plans: Sequence[PlannedEdition], *, now: da
         for start in range(0, len(rows), CHUNK):
             session.execute(insert(table), rows[start : start + CHUNK])
     return written
+
+
+Channel = tuple[str, str, int | None]  # kind, channel, chat address id
+
+
+def delivery_channels(session: Session, subscriber_ids: Sequence[int]) -> dict[int, list[Channel]]:
+    """Where each subscriber's edition goes: ``email`` when they have an address and want
+    email digests, and ``chat:<id>`` for each of their active chat addresses."""
+    ids = sorted(set(subscriber_ids))
+    out: dict[int, list[Channel]] = defaultdict(list)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for sid in session.exec(
+            select(col(Subscriber.id)).where(
+                col(Subscriber.id).in_(chunk),
+                col(Subscriber.email).is_not(None),
+                col(Subscriber.email_digest).is_(True),
+            )
+        ).all():
+            out[int(sid)].append(("email", "email", None))  # type: ignore[arg-type]
+        for address_id, sid, kind in session.exec(
+            select(
+                col(ChannelAddress.id), col(ChannelAddress.subscriber_id), col(ChannelAddress.kind)
+            )
+            .where(
+                col(ChannelAddress.subscriber_id).in_(chunk),
+                col(ChannelAddress.status) == ChannelAddressStatus.ACTIVE,
+            )
+            .order_by(col(ChannelAddress.id))
+        ).all():
+            out[int(sid)].append((kind, f"{kind}:{address_id}", int(address_id)))  # type: ignore[arg-type]
+    return out
 
 
 def _aware(value: datetime | str) -> datetime:

@@ -28,7 +28,7 @@ from paperfeed.feeds.cache import FeedCache
 from paperfeed.feeds.service import FeedOptions, FeedService
 from paperfeed.mailer.message import install_tag, make_sender
 from paperfeed.mailer.transport import Transport
-from paperfeed.mailer.transports import open_transport
+from paperfeed.mailer.transport_choice import open_transport
 from paperfeed.store.db import make_engine
 from paperfeed.web import browse, feed_routes, manage, ops, past_editions, signup
 from paperfeed.web.feed_gate import BuildGate

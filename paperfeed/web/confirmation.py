@@ -22,7 +22,7 @@ import structlog
 from paperfeed.config import Settings, secret_key
 from paperfeed.links import confirm_url
 from paperfeed.mailer.confirm import confirmation_mail
-from paperfeed.mailer.editions import mail_setup
+from paperfeed.mailer.edition_mail import mail_setup
 from paperfeed.mailer.message import Sender
 from paperfeed.mailer.transport import Outcome, SendResult, Transport
 from paperfeed.mailer.views import ConfirmationView

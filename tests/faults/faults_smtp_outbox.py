@@ -23,8 +23,8 @@ from paperfeed.corpus import CorpusCache
 from paperfeed.crawler.api_items import parse_api_items, rank_listings
 from paperfeed.crawler.records import DayResult
 from paperfeed.digest import ComposeSummary, EditionPolicy, compose_due
-from paperfeed.mailer.outbox import SendSummary
-from paperfeed.mailer.worker import send_once
+from paperfeed.outbox.summary import SendSummary
+from paperfeed.outbox.worker import send_once
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Delivery, DeliveryStatus, Subscriber

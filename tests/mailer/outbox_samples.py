@@ -13,9 +13,11 @@ from sqlmodel import select
 
 from paperfeed.config import Settings
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
+from paperfeed.mailer.email_channel import EmailChannel
 from paperfeed.mailer.message import OutgoingMail
-from paperfeed.mailer.outbox import SendSummary, send_due
 from paperfeed.mailer.transport import SendResult, Transport
+from paperfeed.outbox.send_pass import send_due
+from paperfeed.outbox.summary import SendSummary
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.store.editions import PlannedEdition, PlannedPaper, write_editions
@@ -124,15 +126,18 @@ def deliveries(engine: Engine) -> list[Delivery]:
 
 
 def send(engine: Engine, settings: Settings, transport: Transport, **options: Any) -> SendSummary:
-    """One send_due pass at T0 (unless ``now`` is given), closing the transport afterwards."""
+    """One send_due pass at T0 (unless ``now`` is given) through an email channel over
+    ``transport``, closing it afterwards."""
     options.setdefault("now", T0)
     options.setdefault("worker", "test-worker")
+    now = options["now"]
+    channel = EmailChannel(settings, transport, clock=now if callable(now) else lambda: now)
 
     async def run() -> SendSummary:
         try:
-            return await send_due(engine, settings, transport=transport, **options)
+            return await send_due(engine, settings, channel=channel, **options)
         finally:
-            await transport.aclose()
+            await channel.aclose()
 
     return asyncio.run(run())
 

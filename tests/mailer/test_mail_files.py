@@ -16,7 +16,7 @@ from paperfeed.mailer.files import FileTransport, eml_name
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.smtp import SmtpTransport
 from paperfeed.mailer.transport import Outcome, SendResult
-from paperfeed.mailer.transports import open_transport
+from paperfeed.mailer.transport_choice import open_transport
 from tests.mailer.mail_samples import parse
 
 Build = Callable[..., list[OutgoingMail]]

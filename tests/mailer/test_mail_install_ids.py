@@ -10,7 +10,7 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from paperfeed.mailer.editions import delivery_message_id, mail_setup
+from paperfeed.mailer.edition_mail import delivery_message_id, mail_setup
 from paperfeed.mailer.files import FileTransport
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine

@@ -15,10 +15,11 @@ import structlog
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from paperfeed.mailer.editions import mail_setup
-from paperfeed.mailer.outbox import SendSummary, send_due
+from paperfeed.mailer.edition_mail import mail_setup
 from paperfeed.mailer.smtp import SmtpTransport
-from paperfeed.mailer.worker import run_worker
+from paperfeed.outbox.send_pass import send_due
+from paperfeed.outbox.summary import SendSummary
+from paperfeed.outbox.worker import run_worker
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import DeliveryStatus, Subscriber, SubscriberStatus
 from paperfeed.store.subscribers import find_by_email, new_token, unsubscribe
@@ -311,7 +312,7 @@ def test_a_dry_run_renders_everything_due_and_changes_nothing(
 
 def send_dry(engine: Engine, settings: Any) -> Any:
     return asyncio.run(
-        send_due(engine, settings, transport=None, now=T0, worker="w", dry_run=True, batch_size=3)
+        send_due(engine, settings, channel=None, now=T0, worker="w", dry_run=True, batch_size=3)
     )
 
 

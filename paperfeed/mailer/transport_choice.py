@@ -1,13 +1,14 @@
-"""Choosing the transport: SMTP when a URL is set, else ``.eml`` files in the outbox folder.
+"""Choosing the mail transport: SMTP when a URL is set, else ``.eml`` files in the outbox folder.
 
-The one place that knows both transports, so callers (``send_due``, the CLI) only pass
-settings. Opening is cheap: no connection is made until the first message.
+The one place that knows both transports, so callers (the email channel, the CLI, the web
+app) only pass settings. Opening is cheap: no connection is made until the first message.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from paperfeed.config import Settings
 from paperfeed.mailer.files import FileTransport
 from paperfeed.mailer.smtp import SmtpTransport, parse_smtp_url
 from paperfeed.mailer.transport import Transport
@@ -31,4 +32,16 @@ def open_transport(
         rate=rate,
         max_attempts=max_attempts,
         error_threshold=error_threshold,
+    )
+
+
+def transport_for(settings: Settings) -> Transport:
+    """The transport the settings name: SMTP with its pool and limits, or the file outbox."""
+    return open_transport(
+        smtp_url=settings.smtp_url,
+        outbox_dir=settings.outbox_dir,
+        pool_size=settings.smtp_pool_size,
+        rate=settings.smtp_rate,
+        max_attempts=settings.smtp_max_attempts,
+        error_threshold=settings.smtp_error_threshold,
     )

@@ -79,7 +79,9 @@ def recipient_for(
     token = quote(subscriber.token, safe="")
     base = setup.public_url
     return Recipient(
-        email=address or subscriber.email,
+        # A team digest has no email: it never gets here (the outbox cancels such a
+        # delivery), and an empty address is refused when the mail is built.
+        email=address or subscriber.email or "",
         preferences_url=links.preferences_url(base, token),
         # The feed's own read-only key: feed URLs get pasted into readers and OPML files.
         feed_url=links.personal_feed_url(base, quote(subscriber.feed_token, safe=""), "rss"),
