@@ -43,7 +43,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mail_sample import DAY, sample_day, sample_digests
+from mail_sample import DAY, sample_day, sample_digests, sample_rows
 from render_bench import naive_render
 from send_bench import SMTP_SINK, best_of, sink
 from sqlalchemy import Engine, create_engine, func, insert, text, update
@@ -52,16 +52,15 @@ from sqlmodel import Session, col, select
 from paperfeed.config import Settings
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
 from paperfeed.logs import configure_logging
-from paperfeed.mailer.editions import digest_paper
 from paperfeed.mailer.message import OutgoingMail, build_digest_message, flatten, make_sender
 from paperfeed.mailer.outbox import SendSummary, send_due
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport
 from paperfeed.mailer.transport import Outcome, SendResult, Transport
 from paperfeed.mailer.views import DayView, Pick, Recipient, SubscriberDigest
+from paperfeed.paper_view import paper_view
 from paperfeed.store import migrate
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import make_engine, normalise_url, session_scope
-from paperfeed.store.deliveries import PaperRow
 from paperfeed.store.models import (
     Delivery,
     DeliveryStatus,
@@ -84,21 +83,22 @@ CHUNK = 1000
 def fill(engine: Engine, messages: int) -> None:
     """One settled day of 100 papers; per subscriber an edition and a pending delivery."""
     day = sample_day()
+    rows = sample_rows()
     papers = tuple(
         PaperRecord(
-            arxiv_id=p.paper_id,
+            arxiv_id=p.arxiv_id,
             title=p.title,
             abstract=p.abstract,
             authors=p.authors,
-            github_repo=p.github_url,
+            github_repo=p.github_repo,
             github_stars=p.github_stars,
             ai_summary=p.ai_summary,
         )
-        for p in day.papers
+        for p in rows
     )
     listings = tuple(
-        ListingRecord(DAY, p.paper_id, rank=n + 1, upvotes=p.upvotes, comments=p.comments)
-        for n, p in enumerate(day.papers)
+        ListingRecord(DAY, p.arxiv_id, rank=n + 1, upvotes=p.upvotes, comments=p.comments)
+        for n, p in enumerate(rows)
     )
     result = DayResult(DAY, "daily", "ok", "api", papers=papers, listings=listings)
     with session_scope(engine) as session:
@@ -303,7 +303,7 @@ def naive_way(engine: Engine, port: int, sample: int) -> dict[str, Any]:
                 votes = session.exec(
                     select(func.max(Listing.upvotes)).where(col(Listing.paper_id) == item.paper_id)
                 ).one()
-                papers.append(_row(paper, int(votes or 0)))
+                papers.append(paper_view(paper, upvotes=int(votes or 0)))
         recipient = Recipient(
             email=subscriber.email,
             preferences_url=f"https://paperfeed.example/u/{subscriber.token}",
@@ -332,22 +332,6 @@ def naive_way(engine: Engine, port: int, sample: int) -> dict[str, Any]:
             mark_sent(session, delivery_id, message_id=message_id, now=NOW)
     wall = time.perf_counter() - started
     return {"count": count_sent(engine), "accepted": sample, "wall_s": wall}
-
-
-def _row(paper: Paper, upvotes: int) -> Any:
-    return digest_paper(
-        PaperRow(
-            paper.arxiv_id,
-            paper.title,
-            paper.abstract,
-            tuple(paper.authors),
-            paper.github_repo,
-            paper.github_stars,
-            paper.ai_summary,
-            upvotes,
-            0,
-        )
-    )
 
 
 def postgres_database(admin_url: str) -> tuple[str, Engine] | None:

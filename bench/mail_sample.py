@@ -9,7 +9,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime
 
-from paperfeed.mailer.views import DayView, DigestPaper, Pick, Recipient, SubscriberDigest
+from paperfeed.mailer.views import DayView, Pick, Recipient, SubscriberDigest
+from paperfeed.paper_view import paper_view
+from paperfeed.store.deliveries import PaperRow
 
 DAY = date(2026, 9, 28)
 NOW = datetime(2026, 9, 28, 5, 0, tzinfo=UTC)
@@ -18,26 +20,41 @@ TRENDING = 5
 FIRST_NAMES = ["Ada", "Grace", "Alan", "Søren", "Zoë", "Jürgen", "Li", "Ngozi", "Émile", "Kai"]
 
 
-def sample_day(papers: int = 100) -> DayView:
+def sample_rows(papers: int = 100) -> tuple[PaperRow, ...]:
+    """The day's papers as the store gives them to the mailer."""
     rng = random.Random(28)
+    rows = []
+    for i in range(papers):
+        # Drawn in this order since the first run, so every run has the same papers.
+        title = (
+            f"Scaling {rng.choice(['Sparse', 'Dense', 'Latent'])} Diffusion "
+            f"Transformers for Long-Context Video Generation, part {i}"
+        )
+        authors = tuple(f"Author{j} Surname{i}" for j in range(rng.randint(1, 12)))
+        upvotes, comments = rng.randint(0, 300), rng.randint(0, 20)
+        rows.append(
+            PaperRow(
+                arxiv_id=f"2609.{i:05d}",
+                title=title,
+                abstract="We propose a method that improves sample quality and speed. " * 12,
+                authors=authors,
+                github_repo=f"https://github.com/lab/repo{i}" if i % 2 else None,
+                github_stars=rng.randint(0, 20000) if i % 2 else None,
+                ai_summary="A shorter way to train video models." if i % 3 == 0 else None,
+                upvotes=upvotes,
+                comments=comments,
+            )
+        )
+    return tuple(rows)
+
+
+def sample_day(papers: int = 100) -> DayView:
     return DayView(
         list_name="paperfeed",
         local_date=DAY,
         papers=tuple(
-            DigestPaper(
-                paper_id=f"2609.{i:05d}",
-                title=f"Scaling {rng.choice(['Sparse', 'Dense', 'Latent'])} Diffusion "
-                f"Transformers for Long-Context Video Generation, part {i}",
-                url=f"https://huggingface.co/papers/2609.{i:05d}",
-                authors=tuple(f"Author{j} Surname{i}" for j in range(rng.randint(1, 12))),
-                upvotes=rng.randint(0, 300),
-                comments=rng.randint(0, 20),
-                github_url=f"https://github.com/lab/repo{i}" if i % 2 else None,
-                github_stars=rng.randint(0, 20000) if i % 2 else None,
-                abstract="We propose a method that improves sample quality and speed. " * 12,
-                ai_summary="A shorter way to train video models." if i % 3 == 0 else None,
-            )
-            for i in range(papers)
+            paper_view(row, upvotes=row.upvotes, comments=row.comments)
+            for row in sample_rows(papers)
         ),
         archive_url="https://paperfeed.example/archive/2026-09-28",
         list_address="paperfeed@example.org",
@@ -48,8 +65,8 @@ def sample_digests(
     day: DayView, count: int, *, domain: str = "example.com"
 ) -> list[SubscriberDigest]:
     rng = random.Random(7)
-    ids = [p.paper_id for p in day.papers]
-    by_upvotes = [p.paper_id for p in sorted(day.papers, key=lambda p: -p.upvotes)]
+    ids = [p.arxiv_id for p in day.papers]
+    by_upvotes = [p.arxiv_id for p in sorted(day.papers, key=lambda p: -p.upvotes)]
     digests = []
     for n in range(count):
         picked = rng.sample(ids, PICKS)

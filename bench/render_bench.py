@@ -46,7 +46,7 @@ def timed(work: Callable[[], int]) -> dict[str, float]:
 def naive_render(day: DayView, digest: SubscriberDigest) -> RenderedMail:
     """Jinja + mjml2html for this one subscriber, over only their papers."""
     wanted = {p.paper_id for p in digest.picks} | set(digest.also_trending)
-    own = dataclasses.replace(day, papers=tuple(p for p in day.papers if p.paper_id in wanted))
+    own = dataclasses.replace(day, papers=tuple(p for p in day.papers if p.arxiv_id in wanted))
     return render_digest(compile_day(own), digest)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError
-from paperfeed.feeds.documents import FORMATS
+from paperfeed.feeds.rss_atom import FORMATS
 from paperfeed.feeds.service import FeedOptions, FeedService
 from paperfeed.store.db import make_engine
 

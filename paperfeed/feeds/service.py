@@ -22,16 +22,16 @@ from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache, to_document
 from paperfeed.errors import InputError
 from paperfeed.feeds.cache import CachedFeed, FeedCache
-from paperfeed.feeds.documents import MEDIA_TYPES, FeedFormat, FeedMeta, render_feed
-from paperfeed.feeds.items import (
-    FeedItem,
+from paperfeed.feeds.entries import (
+    FeedEntry,
     daily_id,
     dated_in_order,
-    edition_item,
-    listed_item,
+    edition_entry,
+    listed_entry,
     topic_id,
 )
-from paperfeed.mailer.display import one_line
+from paperfeed.feeds.rss_atom import MEDIA_TYPES, FeedFormat, FeedMeta, render_feed
+from paperfeed.paper_view import one_line
 from paperfeed.ranking.interests import parse_interests
 from paperfeed.store.db import session_scope
 from paperfeed.store.edition_entries import edition_entries, edition_version
@@ -109,7 +109,7 @@ class FeedService:
                     session, days=self.options.days, limit=self.options.max_items
                 )
             items = [
-                listed_item(p, guid=daily_id(public_url, p.listing_date, p.paper.arxiv_id))
+                listed_entry(p, guid=daily_id(public_url, p.listing_date, p.paper.arxiv_id))
                 for p in papers
             ]
             return self._render(
@@ -152,7 +152,7 @@ class FeedService:
         def build() -> bytes:
             with session_scope(self.engine) as session:
                 pool = newest_settled_papers(session, days=self.options.days, limit=TOPIC_POOL)
-            matches: list[tuple[int, float, FeedItem]] = []
+            matches: list[tuple[int, float, FeedEntry]] = []
             if pool:
                 ranker = self.corpus.ranker(self.engine)
                 index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in pool])
@@ -160,7 +160,7 @@ class FeedService:
                 for scored in ranker.rank(index, [interests], top_k=len(pool)).select(0):
                     listed = by_id[scored.paper_id]
                     guid = topic_id(public_url, query, listed.listing_date, scored.paper_id)
-                    item = listed_item(listed, guid=guid, reasons=scored.reasons)
+                    item = listed_entry(listed, guid=guid, reasons=scored.reasons)
                     matches.append((listed.listing_date.toordinal(), scored.score, item))
             # Newest day first like every feed; the best match first within a day.
             matches.sort(key=lambda match: (-match[0], -match[1]))
@@ -213,7 +213,7 @@ class FeedService:
                 title=f"{self.options.list_name}: your papers",
                 description="The papers chosen for you, newest edition first, with reasons.",
                 self_url=links.personal_feed_url(public_url, token, fmt),
-                items=[edition_item(e, public_url=public_url) for e in entries],
+                items=[edition_entry(e, public_url=public_url) for e in entries],
                 changed=changed,
                 fmt=fmt,
             )
@@ -232,7 +232,7 @@ class FeedService:
         title: str,
         description: str,
         self_url: str,
-        items: list[FeedItem],
+        items: list[FeedEntry],
         changed: datetime,
         fmt: FeedFormat,
     ) -> bytes:

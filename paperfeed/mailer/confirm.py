@@ -14,7 +14,6 @@ from datetime import datetime
 from functools import lru_cache
 
 from paperfeed.errors import TemplateError
-from paperfeed.mailer.display import one_line
 from paperfeed.mailer.message import (
     OutgoingMail,
     Sender,
@@ -25,6 +24,7 @@ from paperfeed.mailer.message import (
 from paperfeed.mailer.slots import Slotted, escape_value, slotted
 from paperfeed.mailer.templates import compile_mjml, html_env, text_env
 from paperfeed.mailer.views import ConfirmationView, RenderedMail
+from paperfeed.paper_view import one_line
 
 _SLOTS = frozenset({"EMAIL", "CONFIRM_URL"})
 

@@ -16,10 +16,11 @@ from functools import cache
 from typing import Any
 
 from paperfeed.errors import TemplateError, UnknownPaper
-from paperfeed.mailer.display import PaperDisplay, date_label, display, one_line, subject_line
+from paperfeed.mailer.display import date_label, subject_line
 from paperfeed.mailer.slots import Slotted, ascii_html, cut_at_markers, escape_value, slotted
 from paperfeed.mailer.templates import compile_mjml, html_env, text_env
 from paperfeed.mailer.views import DayView, Pick, RenderedMail, SubscriberDigest
+from paperfeed.paper_view import PaperView, one_line
 
 # Gmail clips a message whose HTML passes 102 KB; stay clear of it (DESIGN: "under 100 KB").
 MAX_HTML_BYTES = 100_000
@@ -46,7 +47,7 @@ class CompiledDay:
 
     day: DayView
     date_label: str
-    papers: Mapping[str, PaperDisplay]
+    papers: Mapping[str, PaperView]
     head: Slotted
     cards: Mapping[str, Slotted]
     trending: Slotted
@@ -73,7 +74,7 @@ def _parts() -> _Parts:
 def compile_day(day: DayView) -> CompiledDay:
     """Render the day's shared content and compile its MJML once, cut into pieces."""
     label = date_label(day.local_date)
-    shown = {p.paper_id: display(p, fallback_url=day.archive_url) for p in day.papers}
+    shown = {p.arxiv_id: p for p in day.papers}
     if len(shown) != len(day.papers):
         raise TemplateError(f"the day {day.local_date} lists a paper twice; give each one once")
     ordered = list(shown.values())
@@ -95,13 +96,13 @@ def compile_day(day: DayView) -> CompiledDay:
         date_label=label,
         papers=shown,
         head=slotted(cut[""] + cut["papers"]),
-        cards={p.paper_id: slotted(cut[f"card:{i}"]) for i, p in enumerate(ordered)},
+        cards={p.arxiv_id: slotted(cut[f"card:{i}"]) for i, p in enumerate(ordered)},
         trending=slotted(cut["trending"]),
-        trending_rows={p.paper_id: ascii_html(str(html_parts.trending_row(p))) for p in ordered},
+        trending_rows={p.arxiv_id: ascii_html(str(html_parts.trending_row(p))) for p in ordered},
         see_all=slotted(cut["see-all"]),
         footer=slotted(cut["footer"]),
-        text_blocks={p.paper_id: str(text_parts.paper_block(p)).rstrip() for p in ordered},
-        text_rows={p.paper_id: str(text_parts.trending_row(p)) for p in ordered},
+        text_blocks={p.arxiv_id: str(text_parts.paper_block(p)).rstrip() for p in ordered},
+        text_rows={p.arxiv_id: str(text_parts.trending_row(p)) for p in ordered},
     )
     _check_slots(compiled)
     return compiled

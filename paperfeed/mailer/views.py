@@ -3,7 +3,8 @@
 The sender fills these from the store; the mailer reads nothing else. A ``DayView`` holds
 everything subscribers share on one edition day (every paper any of them may get), so it is
 compiled once; a ``SubscriberDigest`` holds only what differs per person: who they are, which
-of the day's papers they get, in which order, and why. No database, no I/O here.
+of the day's papers they get, in which order, and why. A paper is a ``PaperView``, the same
+values chat, feeds and pages show. No database, no I/O here.
 """
 
 from __future__ import annotations
@@ -11,21 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-
-@dataclass(frozen=True, slots=True)
-class DigestPaper:
-    """One paper as a digest shows it; the same for every subscriber who gets it."""
-
-    paper_id: str
-    title: str
-    url: str
-    authors: tuple[str, ...] = ()
-    upvotes: int = 0
-    comments: int = 0
-    github_url: str | None = None
-    github_stars: int | None = None
-    abstract: str = ""
-    ai_summary: str | None = None
+from paperfeed.paper_view import PaperView
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +25,7 @@ class DayView:
 
     list_name: str
     local_date: date
-    papers: tuple[DigestPaper, ...]
+    papers: tuple[PaperView, ...]
     archive_url: str
     list_address: str
 

@@ -1,37 +1,24 @@
-"""Papers as the pages show them: tidy title, author line, short abstract, safe links.
+"""Papers as the pages list them: the paper's ``PaperView`` and why it is on the list.
 
-Pure functions over stored rows, reusing the mailer's display rules so a paper reads the same
-in a mail, a feed and a page. Values stay unescaped: the templates escape.
+A paper reads the same on a page as in a mail, a chat message or a feed: the view holds its
+tidy title, author line, blurb and safe links; a card adds only what the list says about it
+(the reasons it matched, its section). Values stay unescaped: the templates escape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
 
-from paperfeed.feeds.items import ARXIV_ABS, ARXIV_PDF, paper_url
-from paperfeed.mailer.display import authors_line, github_url, one_line, safe_url, shorten
+from paperfeed.paper_view import PaperView, paper_view
 from paperfeed.store.models import Paper
-
-MAX_ABSTRACT_CHARS = 600
 
 
 @dataclass(frozen=True, slots=True)
 class PaperCard:
-    """One paper on a page."""
+    """One paper on a page: its view, why it matched, and its section."""
 
-    paper_id: str
-    title: str
-    url: str
-    authors: str
-    abstract: str
-    upvotes: int
-    comments: int
-    arxiv_url: str
-    pdf_url: str
-    github_url: str | None
-    project_url: str | None
+    paper: PaperView
     reasons: tuple[str, ...] = ()
     section: str = "matched"
 
@@ -45,19 +32,8 @@ def paper_card(
     section: str = "matched",
 ) -> PaperCard:
     """The card of a stored paper."""
-    quoted = quote(paper.arxiv_id, safe="./")
     return PaperCard(
-        paper_id=paper.arxiv_id,
-        title=one_line(paper.title) or paper.arxiv_id,
-        url=paper_url(paper.arxiv_id),
-        authors=authors_line(tuple(paper.authors)),
-        abstract=shorten(one_line(paper.ai_summary or paper.abstract or ""), MAX_ABSTRACT_CHARS),
-        upvotes=upvotes,
-        comments=comments,
-        arxiv_url=ARXIV_ABS + quoted,
-        pdf_url=ARXIV_PDF + quoted,
-        github_url=github_url(paper.github_repo),
-        project_url=safe_url(paper.project_page),
+        paper=paper_view(paper, upvotes=upvotes, comments=comments),
         reasons=tuple(reasons),
         section=section,
     )

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from paperfeed.errors import InputError
 from paperfeed.feeds.cache import CachedFeed
-from paperfeed.feeds.documents import FeedFormat
+from paperfeed.feeds.rss_atom import FeedFormat
 from paperfeed.web.feed_gate import FeedsBusy
 from paperfeed.web.pages import PageError, http_error_handler, page_error_handler, sentence
 from paperfeed.web.security import SecurityHeaders

@@ -9,28 +9,35 @@ from email.message import EmailMessage
 from typing import Any
 
 from paperfeed.mailer.smtp import SmtpConfig
-from paperfeed.mailer.views import DayView, DigestPaper, Pick, Recipient, SubscriberDigest
+from paperfeed.mailer.views import DayView, Pick, Recipient, SubscriberDigest
+from paperfeed.paper_view import PaperView, paper_view
+from paperfeed.store.deliveries import PaperRow
 
 NOW = datetime(2025, 6, 3, 5, 0, tzinfo=UTC)
 DAY = date(2025, 6, 3)
 
 
-def make_paper(i: int, **changes: Any) -> DigestPaper:
-    """A fixed, plausible paper; ``i`` varies ids, counts and lengths."""
+def make_row(i: int, **changes: Any) -> PaperRow:
+    """A fixed, plausible stored paper; ``i`` varies ids, counts and lengths."""
     values: dict[str, Any] = {
-        "paper_id": f"2506.{i:05d}",
+        "arxiv_id": f"2506.{i:05d}",
         "title": f"Scaling Sparse Mixture-of-Experts for Video Diffusion, part {i}",
-        "url": f"https://huggingface.co/papers/2506.{i:05d}",
+        "abstract": "We study how sparse experts scale for video generation. " * 8,
         "authors": tuple(f"Author {chr(65 + j)}. Müller-{j}" for j in range(1 + i % 7)),
+        "github_repo": f"https://github.com/lab/repo-{i}" if i % 2 else None,
+        "github_stars": 1500 + 10 * i if i % 2 else None,
+        "ai_summary": "Sparse experts make video diffusion cheaper." if i % 3 == 0 else None,
         "upvotes": 120 - i,
         "comments": i % 4,
-        "github_url": f"https://github.com/lab/repo-{i}" if i % 2 else None,
-        "github_stars": 1500 + 10 * i if i % 2 else None,
-        "abstract": "We study how sparse experts scale for video generation. " * 8,
-        "ai_summary": "Sparse experts make video diffusion cheaper." if i % 3 == 0 else None,
     }
     values.update(changes)
-    return DigestPaper(**values)
+    return PaperRow(**values)
+
+
+def make_paper(i: int, **changes: Any) -> PaperView:
+    """The view of ``make_row(i, **changes)``, as the sender builds it."""
+    row = make_row(i, **changes)
+    return paper_view(row, upvotes=row.upvotes, comments=row.comments)
 
 
 def make_day() -> DayView:

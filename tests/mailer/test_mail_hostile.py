@@ -13,11 +13,11 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from paperfeed.mailer.bulk import compile_shell, digest_mail
-from paperfeed.mailer.display import github_url
 from paperfeed.mailer.message import Sender, make_message_id
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.smtp import SmtpTransport
 from paperfeed.mailer.views import Pick, SubscriberDigest
+from paperfeed.paper_view import PaperView, github_url
 from tests.mailer.mail_samples import NOW, make_day, make_paper, make_recipient, parse
 from tests.mailer.smtp_samples import FAST, Sink, Start, send
 
@@ -38,12 +38,12 @@ NOT_GITHUB = (
 HIDDEN = {"Cc", "Cf", "Co", "Cn", "Zl", "Zp"}
 
 
-def _received(smtp_server: Start, sender: Sender, papers: tuple[object, ...]) -> bytes:
-    day = dataclasses.replace(make_day(), papers=papers)  # type: ignore[arg-type]
+def _received(smtp_server: Start, sender: Sender, papers: tuple[PaperView, ...]) -> bytes:
+    day = dataclasses.replace(make_day(), papers=papers)
     who = make_recipient()
     digest = SubscriberDigest(
         recipient=who,
-        picks=tuple(Pick(p.paper_id) for p in day.papers),  # type: ignore[attr-defined]
+        picks=tuple(Pick(p.arxiv_id) for p in day.papers),
     )
     mail = digest_mail(
         compile_shell(sender),
@@ -70,9 +70,9 @@ def test_the_subject_keeps_no_bidi_or_invisible_character(
 
 def test_a_github_link_leads_only_to_github(smtp_server: Start, sender: Sender) -> None:
     papers = tuple(
-        make_paper(i, github_url=url, github_stars=10) for i, url in enumerate(NOT_GITHUB)
+        make_paper(i, github_repo=url, github_stars=10) for i, url in enumerate(NOT_GITHUB)
     )
-    good = make_paper(len(NOT_GITHUB), github_url="https://github.com/lab/real", github_stars=10)
+    good = make_paper(len(NOT_GITHUB), github_repo="https://github.com/lab/real", github_stars=10)
     message = parse(_received(smtp_server, sender, (*papers, good)))
     html_part = message.get_body(("html",))
     text_part = message.get_body(("plain",))

@@ -133,14 +133,30 @@ def test_the_html_is_ascii_with_short_lines_so_it_travels_as_7bit(
 
 
 def test_links_from_upstream_that_are_not_http_are_dropped(day: DayView) -> None:
-    bad = make_paper(1, url="javascript:alert(1)", github_url="javascript:alert(2)")
+    bad = make_paper(1, github_repo="javascript:alert(2)")
     odd = dataclasses.replace(day, papers=(bad,))
     mail = render_digest(
-        compile_day(odd), SubscriberDigest(recipient=make_recipient(), picks=(Pick(bad.paper_id),))
+        compile_day(odd), SubscriberDigest(recipient=make_recipient(), picks=(Pick(bad.arxiv_id),))
     )
     assert "javascript:" not in mail.html
     assert "javascript:" not in mail.text
     assert "GitHub" not in visible_text(mail.html)
+
+
+def test_an_old_style_arxiv_id_links_with_its_slash_in_both_parts(day: DayView) -> None:
+    old = make_paper(1, arxiv_id="hep-th/9901001", title="Strings and branes")
+    trending = make_paper(2, arxiv_id="math.GT/0309136", title="Knots")
+    odd = dataclasses.replace(day, papers=(old, trending))
+    digest = SubscriberDigest(
+        recipient=make_recipient(), picks=(Pick(old.arxiv_id),), also_trending=(trending.arxiv_id,)
+    )
+    mail = render_digest(compile_day(odd), digest)
+    hrefs = [a.attributes.get("href") for a in LexborHTMLParser(mail.html).css("a")]
+    assert "https://huggingface.co/papers/hep-th/9901001" in hrefs
+    assert "https://huggingface.co/papers/math.GT/0309136" in hrefs
+    assert "   https://huggingface.co/papers/hep-th/9901001\n" in mail.text
+    assert "  https://huggingface.co/papers/math.GT/0309136" in mail.text
+    assert "%2F" not in mail.html + mail.text
 
 
 def test_a_digest_over_the_size_cap_is_cut_with_a_link_to_all_papers(day: DayView) -> None:
@@ -166,7 +182,7 @@ def test_the_default_cap_keeps_a_huge_digest_under_100_kb(day: DayView) -> None:
     many = tuple(make_paper(i, abstract="word " * 400) for i in range(100))
     big_day = dataclasses.replace(day, papers=many)
     huge = SubscriberDigest(
-        recipient=make_recipient(), picks=tuple(Pick(p.paper_id, ("r",)) for p in many)
+        recipient=make_recipient(), picks=tuple(Pick(p.arxiv_id, ("r",)) for p in many)
     )
     mail = render_digest(compile_day(big_day), huge)
     assert len(mail.html.encode()) < 100_000

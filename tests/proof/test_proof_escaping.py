@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from paperfeed.feeds.documents import FeedMeta, render_feed
-from paperfeed.feeds.items import paper_item, xml_text
-from paperfeed.mailer.display import one_line
+from paperfeed.feeds.entries import paper_entry
+from paperfeed.feeds.rss_atom import FeedMeta, render_feed
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.views import DayView, Pick, SubscriberDigest
+from paperfeed.paper_view import one_line, paper_view, xml_text
 from paperfeed.store.models import Paper
 from tests.mailer.mail_samples import make_day, make_paper, make_recipient
 
@@ -141,14 +141,14 @@ def feed_paper(title: str, abstract: str, author: str) -> Paper:
 
 def feed_xml(title: str, abstract: str, author: str, why: str, fmt: str) -> bytes:
     paper = feed_paper(title, abstract, author)
-    item = paper_item(paper, guid=GUID, published=T0, upvotes=3, reasons=(why,))
+    item = paper_entry(paper_view(paper, upvotes=3), guid=GUID, published=T0, reasons=(why,))
     return render_feed(META, [item], fmt)  # type: ignore[arg-type]
 
 
 @cache
 def harmless_body_elements() -> Counter[str]:
     paper = feed_paper("T", "Abstract.", "A")
-    item = paper_item(paper, guid=GUID, published=T0, upvotes=3, reasons=("w",))
+    item = paper_entry(paper_view(paper, upvotes=3), guid=GUID, published=T0, reasons=("w",))
     return elements(item.html)
 
 

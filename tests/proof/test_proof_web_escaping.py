@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
 
-from paperfeed.mailer.display import one_line
+from paperfeed.paper_view import one_line
 from paperfeed.store.db import session_scope
 from paperfeed.store.subscribers import create_subscriber
 from tests.web.web_samples import SQLITE_ONLY, Clock, store_days

@@ -38,7 +38,8 @@ from paperfeed.links import (
 from paperfeed.mailer.message import build_digest_message, flatten, make_message_id, make_sender
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport
-from paperfeed.mailer.views import DayView, DigestPaper, Pick, Recipient, SubscriberDigest
+from paperfeed.mailer.views import DayView, Pick, Recipient, SubscriberDigest
+from paperfeed.paper_view import paper_view
 from paperfeed.store.db import session_scope
 from paperfeed.store.edition_entries import edition_entries
 from paperfeed.store.models import SubscriberStatus
@@ -133,10 +134,7 @@ def mail_digest(engine: Engine, base: str, email: str, smtp: SmtpConfig) -> None
     day = DayView(
         list_name="paperfeed",
         local_date=entries[0].local_date,
-        papers=tuple(
-            DigestPaper(paper_id=e.paper.arxiv_id, title=e.paper.title, url=f"{base}/x")
-            for e in entries
-        ),
+        papers=tuple(paper_view(e.paper, upvotes=e.upvotes) for e in entries),
         archive_url=archive_url(base, entries[0].local_date),
         list_address="digest@paperfeed.example",
     )

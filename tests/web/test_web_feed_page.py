@@ -53,7 +53,7 @@ def server(stored: Engine, tmp_path: Path, database_url: str) -> Iterator[str]:
 def expected(url: str) -> tuple[str, str, list[str]]:
     """What a reader shows of the feed: its title, its own address, its items' titles.
 
-    feedparser gives RSS titles as HTML (readers render them, see documents.py) and Atom's
+    feedparser gives RSS titles as HTML (readers render them, see rss_atom.py) and Atom's
     ``type="text"`` titles as text: a reader shows both as the characters typed.
     """
     parsed = feedparser.parse(httpx.get(url).content)

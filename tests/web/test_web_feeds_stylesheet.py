@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 import feedparser
 from fastapi.testclient import TestClient
 
-from paperfeed.feeds.documents import STYLESHEET_PI
+from paperfeed.feeds.rss_atom import STYLESHEET_PI
 from tests.web.web_samples import SQLITE_ONLY
 
 BROWSER = {

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
+import feedparser
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
 
+from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
+from paperfeed.mailer.render import compile_day, render_digest
+from paperfeed.mailer.views import DayView, Pick, Recipient, SubscriberDigest
+from paperfeed.paper_view import paper_view
+from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
+from paperfeed.store.deliveries import digest_papers
 from paperfeed.store.models import Delivery, DeliveryStatus, Edition
 from paperfeed.store.subscribers import create_subscriber
 from tests.web.web_samples import HOSTILE_PAPER, HOSTILE_TITLE, NOW, SQLITE_ONLY
@@ -59,6 +67,55 @@ def test_the_archive_shows_a_day_escaped_and_refuses_bad_dates(client: TestClien
     assert "YYYY-MM-DD" in bad.text
     latest = client.get("/archive", follow_redirects=False)
     assert latest.headers["location"] == "http://testserver/archive/2026-09-24"
+
+
+OLD_STYLE = "hep-th/9901001"
+OLD_STYLE_LINKS = {
+    "https://huggingface.co/papers/hep-th/9901001",
+    "https://arxiv.org/abs/hep-th/9901001",
+    "https://arxiv.org/pdf/hep-th/9901001",
+}
+
+
+def hrefs(html: str) -> set[str]:
+    return {a.attributes.get("href") or "" for a in LexborHTMLParser(html).css("a")}
+
+
+@SQLITE_ONLY
+def test_an_old_style_arxiv_id_links_the_same_on_pages_in_feeds_and_in_mail(
+    client: TestClient, stored: Engine
+) -> None:
+    day = date(2026, 9, 25)
+    paper = PaperRecord(
+        arxiv_id=OLD_STYLE, title="Strings and branes", abstract="A 1999 paper.", authors=("A",)
+    )
+    listing = ListingRecord(day, OLD_STYLE, rank=1, upvotes=3, comments=0)
+    with session_scope(stored) as session:
+        result = DayResult(day, "daily", "ok", "api", (paper,), (listing,))
+        save_day(session, result, started_at=NOW, finished_at=NOW, settled=True)
+    hf_page = "https://huggingface.co/papers/hep-th/9901001"
+
+    page = client.get("/archive/2026-09-25")
+    assert page.status_code == 200
+    assert hrefs(page.text) >= OLD_STYLE_LINKS
+
+    for fmt in ("rss", "atom"):
+        feed = feedparser.parse(client.get(f"/feeds/daily.{fmt}").content)
+        [entry] = [e for e in feed.entries if e.title == "Strings and branes"]
+        assert entry.link == hf_page
+        body = entry.content[0].value if fmt == "atom" else entry.summary
+        assert hrefs(body) >= OLD_STYLE_LINKS - {hf_page}  # arXiv and PDF; the title links HF
+
+    with session_scope(stored) as session:
+        row = digest_papers(session, [OLD_STYLE])[OLD_STYLE]
+    shown = paper_view(row, upvotes=row.upvotes, comments=row.comments)
+    mail_day = DayView("paperfeed", day, (shown,), "http://testserver/archive/2026-09-25", "l@x")
+    reader = Recipient("r@example.com", "http://p", "http://f", "http://u")
+    mail = render_digest(compile_day(mail_day), SubscriberDigest(reader, (Pick(OLD_STYLE),)))
+    assert hf_page in hrefs(mail.html)
+    assert f"   {hf_page}\n" in mail.text
+    for text in (page.text, mail.html, mail.text):
+        assert "hep-th%2F" not in text
 
 
 @SQLITE_ONLY

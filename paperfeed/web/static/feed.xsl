@@ -3,7 +3,7 @@
   paperfeed: a feed opened in a browser, shown as a page. Feed readers never load this file;
   it only turns the RSS 2.0 or Atom document into a page saying what the feed is, its URL to
   paste into a feed reader, and its items. Styles and script come from /static/ (the CSP
-  allows nothing inline). RSS titles are HTML-escaped text (see paperfeed/feeds/documents.py),
+  allows nothing inline). RSS titles are HTML-escaped text (see paperfeed/feeds/rss_atom.py),
   so they are output unescaped once, as a reader would show them; Atom titles are plain text.
 -->
 <xsl:stylesheet version="1.0"

@@ -1,4 +1,5 @@
-"""Feed documents: valid RSS 2.0 and Atom, items in order, escaped bodies, stable bytes."""
+"""Feed documents and entries: valid RSS 2.0 and Atom, entries in order, escaped bodies,
+stable bytes, tag URI ids, dates counting down."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import feedparser
 import pytest
 
-from paperfeed.feeds.documents import FeedMeta, render_feed
-from paperfeed.feeds.items import FeedItem, dated_in_order, item_id, paper_item
+from paperfeed.feeds.entries import FeedEntry, dated_in_order, entry_id, paper_entry
+from paperfeed.feeds.rss_atom import FeedMeta, render_feed
+from paperfeed.paper_view import paper_view
 from paperfeed.store.models import Paper
 
 T0 = datetime(2026, 9, 22, 7, 0, tzinfo=UTC)
@@ -45,9 +47,18 @@ def guid(n: int) -> str:
     return f"tag:paperfeed.example,2026:daily/2026-09-22/2609.{n:05d}"
 
 
-def items(count: int) -> list[FeedItem]:
+def daily_entry(
+    paper: Paper, *, published: datetime = T0, upvotes: int = 1, reasons: tuple[str, ...] = ()
+) -> FeedEntry:
+    """The daily feed's entry of ``paper``, its guid from its number."""
+    view = paper_view(paper, upvotes=upvotes)
+    guid_ = guid(int(paper.arxiv_id[-5:]))
+    return paper_entry(view, guid=guid_, published=published, reasons=reasons)
+
+
+def items(count: int) -> list[FeedEntry]:
     return [
-        paper_item(paper(n), guid=guid(n), published=T0 - timedelta(days=n // 5), upvotes=100 - n)
+        daily_entry(paper(n), published=T0 - timedelta(days=n // 5), upvotes=100 - n)
         for n in range(count)
     ]
 
@@ -60,7 +71,7 @@ def test_a_feed_parses_cleanly_with_every_item_in_order(fmt: str) -> None:
     assert parsed.version == ("rss20" if fmt == "rss" else "atom10")
     assert [e.title for e in parsed.entries] == [f"Paper number {n}" for n in range(12)]
     first = parsed.entries[0]
-    # The id is the item's own (see items.py), not the paper's page, which is the link.
+    # The id is the entry's own (see entries.py), not the paper's page, which is the link.
     assert [e.id for e in parsed.entries] == [guid(n) for n in range(12)]
     assert first.link == "https://huggingface.co/papers/2609.00000"
     if fmt == "rss":
@@ -76,17 +87,13 @@ def test_a_feed_parses_cleanly_with_every_item_in_order(fmt: str) -> None:
 
 def test_dates_are_rfc_822_in_rss_and_rfc_3339_in_atom_with_their_offset() -> None:
     berlin = timezone(timedelta(hours=2))
-    one = [
-        paper_item(
-            paper(1), guid=guid(1), published=datetime(2026, 9, 22, 9, 0, tzinfo=berlin), upvotes=1
-        )
-    ]
+    one = [daily_entry(paper(1), published=datetime(2026, 9, 22, 9, 0, tzinfo=berlin))]
     rss = render_feed(META, one, "rss").decode()
     atom = render_feed(META, one, "atom").decode()
     assert "<pubDate>Tue, 22 Sep 2026 09:00:00 +0200</pubDate>" in rss
     assert "<published>2026-09-22T09:00:00+02:00</published>" in atom
     with pytest.raises(ValueError, match="no time zone"):
-        paper_item(paper(1), guid=guid(1), published=datetime(2026, 9, 22, 9, 0), upvotes=1)
+        daily_entry(paper(1), published=datetime(2026, 9, 22, 9, 0))
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
@@ -97,7 +104,7 @@ def test_the_body_is_escaped_html_with_links_and_upvotes(fmt: str) -> None:
         abstract="We <b>inject</b> & escape.\x00\x0b",
         github_repo="javascript:alert(1)",
     )
-    item = paper_item(hostile, guid=guid(7), published=T0, upvotes=1, reasons=("topic: <llm>",))
+    item = daily_entry(hostile, reasons=("topic: <llm>",))
     raw = render_feed(META, [item], fmt)  # type: ignore[arg-type]
     assert b"<script>" not in raw
     assert b"<b>inject</b>" not in raw
@@ -154,22 +161,20 @@ def test_builds_in_many_threads_keep_their_dates_and_the_locale() -> None:
     assert locale.setlocale(locale.LC_ALL) == before
 
 
-def test_item_ids_are_tag_uris_of_the_sites_host_without_its_port() -> None:
-    assert item_id("https://Paperfeed.Example:8443/x", "daily", "2026-09-22", "2609.1") == (
+def test_entry_ids_are_tag_uris_of_the_sites_host_without_its_port() -> None:
+    assert entry_id("https://Paperfeed.Example:8443/x", "daily", "2026-09-22", "2609.1") == (
         "tag:paperfeed.example,2026:daily/2026-09-22/2609.1"
     )
-    assert item_id("http://127.0.0.1:8000", "edition", "7", "a/b c") == (
+    assert entry_id("http://127.0.0.1:8000", "edition", "7", "a/b c") == (
         "tag:127.0.0.1,2026:edition/7/a%2Fb%20c"
     )
-    assert item_id("http://[::1]:8000", "daily", "x") == "tag:localhost,2026:daily/x"
+    assert entry_id("http://[::1]:8000", "daily", "x") == "tag:localhost,2026:daily/x"
 
 
 def test_dates_count_down_the_feed_and_a_later_group_starts_from_its_own() -> None:
     at = T0.replace(microsecond=0)
     anchors = [T0 + timedelta(microseconds=500)] * 3 + [T0 - timedelta(days=1)] * 2 + [T0] * 2
-    given = [
-        paper_item(paper(n), guid=guid(n), published=a, upvotes=1) for n, a in enumerate(anchors)
-    ]
+    given = [daily_entry(paper(n), published=a) for n, a in enumerate(anchors)]
     second = timedelta(seconds=1)
     day_before = at - timedelta(days=1)
     assert [i.published for i in dated_in_order(given)] == [

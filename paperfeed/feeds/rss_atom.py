@@ -1,4 +1,4 @@
-"""RSS 2.0 and Atom documents from feed items, with feedgen, one build at a time.
+"""RSS 2.0 and Atom documents from feed entries, with feedgen, one build at a time.
 
 feedgen formats RSS dates by switching the whole process's locale to C and back
 (``feedgen.util.formatRFC2822``), which races with any other thread doing the same; every
@@ -25,7 +25,8 @@ from typing import Literal
 from feedgen.feed import FeedGenerator
 from markupsafe import escape
 
-from paperfeed.feeds.items import FeedItem, xml_text
+from paperfeed.feeds.entries import FeedEntry
+from paperfeed.paper_view import xml_text
 
 FeedFormat = Literal["rss", "atom"]
 FORMATS: tuple[FeedFormat, ...] = ("rss", "atom")
@@ -59,8 +60,8 @@ def _html_text(text: str) -> str:
     return str(escape(xml_text(text)))
 
 
-def render_feed(meta: FeedMeta, items: Sequence[FeedItem], fmt: FeedFormat) -> bytes:
-    """The feed as UTF-8 XML bytes, items in the given order."""
+def render_feed(meta: FeedMeta, entries: Sequence[FeedEntry], fmt: FeedFormat) -> bytes:
+    """The feed as UTF-8 XML bytes, entries in the given order."""
     if meta.updated.tzinfo is None:
         raise ValueError(f"feed updated {meta.updated.isoformat()} has no time zone")
     with _BUILD_LOCK:
@@ -81,23 +82,24 @@ def render_feed(meta: FeedMeta, items: Sequence[FeedItem], fmt: FeedFormat) -> b
         feed.language("en")
         feed.updated(meta.updated)
         feed.lastBuildDate(meta.updated)
-        for item in items:
-            entry = feed.add_entry(order="append")
-            # Not the paper's page: that would be one item in every feed (see items.py).
-            entry.guid(item.guid, permalink=False)
-            entry.title(title(item.title))
-            entry.link(href=item.url, rel="alternate")
-            entry.published(item.published)
-            entry.updated(item.published)
+        for entry in entries:
+            paper = entry.paper
+            added = feed.add_entry(order="append")
+            # Not the paper's page: that would be one entry in every feed (see entries.py).
+            added.guid(entry.guid, permalink=False)
+            added.title(title(paper.title))
+            added.link(href=paper.url, rel="alternate")
+            added.published(entry.published)
+            added.updated(entry.published)
             if fmt == "rss":
-                entry.description(item.html)
-                if item.authors:
+                added.description(entry.html)
+                if paper.authors:
                     # One dc:creator per author makes readers show only the last: one line.
-                    entry.dc.dc_creator(", ".join(item.authors))
+                    added.dc.dc_creator(", ".join(paper.authors))
             else:
-                entry.content(item.html, type="html")
-                if item.authors:
-                    entry.author([{"name": name} for name in item.authors])
+                added.content(entry.html, type="html")
+                if paper.authors:
+                    added.author([{"name": name} for name in paper.authors])
         body: bytes = feed.rss_str() if fmt == "rss" else feed.atom_str()
     return with_stylesheet(body)
 
