@@ -19,8 +19,10 @@ from paperfeed.store.db import make_engine
 SUBSCRIBERS = 2_500  # more than one fill batch
 
 
-def test_upgrading_gives_each_stored_subscriber_its_own_feed_token(database_url: str) -> None:
-    engine = make_engine(database_url)
+def test_upgrading_gives_each_stored_subscriber_its_own_feed_token(
+    unmigrated_database_url: str,
+) -> None:
+    engine = make_engine(unmigrated_database_url)
     migrate.upgrade(engine, "0003")
     now = datetime(2026, 12, 1, tzinfo=UTC)
     rows = [

@@ -23,8 +23,8 @@ TABLES = {
 }
 
 
-def test_upgrade_head_then_downgrade_base_works(database_url: str) -> None:
-    engine = make_engine(database_url)
+def test_upgrade_head_then_downgrade_base_works(unmigrated_database_url: str) -> None:
+    engine = make_engine(unmigrated_database_url)
     migrate.upgrade(engine)
     assert set(inspect(engine).get_table_names()) >= TABLES
     assert migrate.current_revision(engine) == migrate.head_revision()

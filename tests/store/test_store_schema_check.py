@@ -26,14 +26,16 @@ def test_open_store_accepts_a_migrated_database(engine: Engine) -> None:
     opened.dispose()
 
 
-def test_open_store_names_the_fix_for_an_empty_or_older_database(database_url: str) -> None:
+def test_open_store_names_the_fix_for_an_empty_or_older_database(
+    unmigrated_database_url: str,
+) -> None:
     with pytest.raises(StoreError, match=r"no paperfeed tables.*run `paperfeed db upgrade`"):
-        schema.open_store(database_url)
-    engine = make_engine(database_url)
+        schema.open_store(unmigrated_database_url)
+    engine = make_engine(unmigrated_database_url)
     try:
         migrate.upgrade(engine, "0001")
         with pytest.raises(StoreError, match="has schema revision 0001, this paperfeed needs"):
-            schema.open_store(database_url)
+            schema.open_store(unmigrated_database_url)
     finally:
         engine.dispose()
 

@@ -311,8 +311,10 @@ def test_statistics_lost_are_rebuilt_from_every_paper_by_the_next_count(engine: 
     _assert_same(_stored(engine), _rebuilt(engine))
 
 
-def test_the_migration_counts_the_papers_of_an_existing_database(database_url: str) -> None:
-    engine = make_engine(database_url)
+def test_the_migration_counts_the_papers_of_an_existing_database(
+    unmigrated_database_url: str,
+) -> None:
+    engine = make_engine(unmigrated_database_url)
     migrate.upgrade(engine, "0002")
     paper = sa.table(
         "paper",
