@@ -9,9 +9,7 @@ import copy
 import html
 import json
 import re
-from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 import httpx
 import pytest
@@ -20,30 +18,12 @@ import respx
 from paperfeed.crawler.fetch import describe, fetch_day, fetch_trending
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.crawler.polite import HostUnreachable
+from tests.crawler.hf_responses import Items, html_page, paginated, without_props
 from tests.support.fake_hf import FakeClock
 from tests.support.hf_days import render_page, synthetic_days
 
 HF = "https://huggingface.co"
 DAY = date(2026, 9, 28)  # the captured page's day, and "today" on the fake clock
-Items = list[dict[str, Any]]
-
-
-def paginated(items: Items) -> Callable[[httpx.Request], httpx.Response]:
-    """/api/daily_papers answering ``items`` page by page, [] past the end."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        limit, page = int(request.url.params["limit"]), int(request.url.params["p"])
-        return httpx.Response(200, json=items[page * limit : (page + 1) * limit])
-
-    return answer
-
-
-def html_page(body: bytes) -> httpx.Response:
-    return httpx.Response(200, content=body, headers={"Content-Type": "text/html"})
-
-
-def without_props(page: bytes) -> bytes:
-    return re.sub(rb'(data-target="DailyPapers") data-props="[^"]*"', rb"\1", page)
 
 
 def api_calls(router: respx.MockRouter) -> list[str]:

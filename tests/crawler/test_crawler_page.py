@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from datetime import date
 from typing import Any
 
@@ -12,16 +11,10 @@ import pytest
 
 from paperfeed.crawler.page import ShortListing, parse_day_page, read_page
 from paperfeed.errors import SchemaDrift
+from tests.crawler.hf_responses import PROPS, without_props
 from tests.support.hf_days import render_page
 
 DAY = date(2026, 9, 28)
-
-
-PROPS = re.compile(rb'(data-target="DailyPapers") data-props="[^"]*"')
-
-
-def _without_props(page: bytes) -> bytes:
-    return PROPS.sub(rb"\1", page, count=1)
 
 
 def _with_props(page: bytes, props: dict[str, Any]) -> bytes:
@@ -61,7 +54,7 @@ def test_cards_of_the_real_page_agree_with_its_props(page_html: bytes) -> None:
 
 
 def test_page_without_props_falls_back_to_the_cards(page_html: bytes) -> None:
-    page = parse_day_page(_without_props(page_html), day=DAY)
+    page = parse_day_page(without_props(page_html), day=DAY)
 
     assert (page.source, page.claimed, page.shown_day) == ("cards", 28, None)
     assert "no div" in (page.props_problem or "")

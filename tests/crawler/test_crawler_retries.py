@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 import httpx
 import respx
 
 from paperfeed.crawler.fetch import fetch_day
 from paperfeed.crawler.pacing import Pacer
+from tests.crawler.hf_responses import Items, html_page, paginated
 from tests.support.fake_hf import FakeClock
 
 DAY = date(2026, 9, 28)
-Items = list[dict[str, Any]]
-
-
-def paginated(items: Items) -> Callable[[httpx.Request], httpx.Response]:
-    """/api/daily_papers answering ``items`` page by page, [] past the end."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        limit, page = int(request.url.params["limit"]), int(request.url.params["p"])
-        return httpx.Response(200, json=items[page * limit : (page + 1) * limit])
-
-    return answer
-
-
-def html_page(body: bytes) -> httpx.Response:
-    return httpx.Response(200, content=body, headers={"Content-Type": "text/html"})
 
 
 def api_calls(router: respx.MockRouter) -> list[str]:

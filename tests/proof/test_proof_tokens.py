@@ -33,7 +33,7 @@ from paperfeed.store.subscribers import (
     unsubscribe,
 )
 from paperfeed.web.pages import CSRF_COOKIE
-from tests.web.web_samples import SQLITE_ONLY, Clock, MemoryTransport
+from tests.web.web_samples import SQLITE_ONLY, Clock, MemoryTransport, sign_up_form
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 LINK = re.compile(r"http://testserver(/confirm/[A-Za-z0-9._%-]+)")
@@ -44,17 +44,6 @@ def form_token(client: TestClient, path: str = "/") -> str:
     match = CSRF.search(client.get(path).text)
     assert match, "the page has no form token"
     return match.group(1)
-
-
-def sign_up_form(email: str, csrf: str) -> dict[str, str]:
-    return {
-        "csrf": csrf,
-        "email": email,
-        "interests": "speculative decoding",
-        "timezone": "UTC",
-        "send_hour": "8",
-        "frequency": "daily",
-    }
 
 
 def add(engine: Engine, clock: Clock, email: str, *, confirmed: bool = True) -> str:

@@ -24,7 +24,7 @@ from paperfeed.store.db import session_scope
 from paperfeed.store.models import Subscriber
 from paperfeed.web.pages import CSRF_COOKIE
 from tests.web.web_process import served
-from tests.web.web_samples import SQLITE_ONLY, MemoryTransport
+from tests.web.web_samples import SQLITE_ONLY, MemoryTransport, sign_up_form
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 LIMIT = 5
@@ -116,17 +116,6 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
         Settings(trusted_proxies="proxy.example.org")
 
 
-def form(email: str, csrf: str) -> dict[str, str]:
-    return {
-        "csrf": csrf,
-        "email": email,
-        "interests": "speculative decoding",
-        "timezone": "UTC",
-        "send_hour": "8",
-        "frequency": "daily",
-    }
-
-
 def post_from(client: TestClient, address: str, emails: list[str]) -> list[int]:
     """Sign each address up from client ``address``, through the app itself."""
     token = CSRF.search(client.get("/").text)
@@ -139,7 +128,7 @@ def post_from(client: TestClient, address: str, emails: list[str]) -> list[int]:
             cookies={CSRF_COOKIE: client.cookies[CSRF_COOKIE]},
         ) as http:
             return [
-                (await http.post("/subscribe", data=form(e, token.group(1)))).status_code
+                (await http.post("/subscribe", data=sign_up_form(e, token.group(1)))).status_code
                 for e in emails
             ]
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.web.web_process import LISTENING
+from tests.web.web_process import wait_until_answering
 
 PAPERFEED = [sys.executable, "-m", "paperfeed"]
 HEADER_TIMEOUT = 2.0
@@ -69,26 +69,11 @@ def served(tmp_path: Path) -> Iterator[Served]:
             [*PAPERFEED, "serve", "--port", "0"], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        yield Served(process, _wait_listening(process, log), log)
+        yield Served(process, wait_until_answering(process, log), log)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-def _wait_listening(process: subprocess.Popen[bytes], log: Path) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text(errors="replace")
-        found = LISTENING.search(log.read_text(encoding="utf-8", errors="replace"))
-        if found:
-            try:
-                if httpx.get(found.group(1) + "/healthz", timeout=5).status_code == 200:
-                    return found.group(1)
-            except httpx.TransportError:
-                pass
-        time.sleep(0.1)
-    raise AssertionError("paperfeed serve did not answer:\n" + log.read_text(errors="replace"))
 
 
 @dataclass

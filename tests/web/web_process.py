@@ -38,7 +38,7 @@ def served(folder: Path, settings: Mapping[str, str]) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        yield _wait_until_answering(process, log)
+        yield wait_until_answering(process, log)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -49,7 +49,8 @@ def served(folder: Path, settings: Mapping[str, str]) -> Iterator[str]:
             raise AssertionError("paperfeed serve ignored SIGTERM:\n" + _tail(log)) from None
 
 
-def _wait_until_answering(process: subprocess.Popen[bytes], log: Path) -> str:
+def wait_until_answering(process: subprocess.Popen[bytes], log: Path) -> str:
+    """The URL ``paperfeed serve`` logged once its /healthz answers 200 (its log fails it)."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:

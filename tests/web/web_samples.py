@@ -38,6 +38,18 @@ def corpus() -> list[dict[str, str]]:
         return [json.loads(line) for line in handle]
 
 
+def sign_up_form(email: str, csrf: str) -> dict[str, str]:
+    """The sign-up form's fields as a reader fills them in, with the page's form token."""
+    return {
+        "csrf": csrf,
+        "email": email,
+        "interests": "speculative decoding",
+        "timezone": "UTC",
+        "send_hour": "8",
+        "frequency": "daily",
+    }
+
+
 def crawled_at(day: date) -> datetime:
     """When a day's list was crawled (and settled): 07:00 UTC the next day."""
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=7)
