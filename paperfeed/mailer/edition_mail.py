@@ -27,15 +27,14 @@ from paperfeed.mailer.message import (
 from paperfeed.mailer.render import CompiledDay, compile_day, render_digest
 from paperfeed.mailer.views import (
     DayView,
-    DigestPaper,
     Pick,
     Recipient,
     RenderedMail,
     SubscriberDigest,
 )
+from paperfeed.paper_view import PaperView, paper_view
 from paperfeed.store.deliveries import EditionContent, PaperRow, SubscriberRow
 
-PAPER_URL = "https://huggingface.co/papers/{id}"
 MATCHED = "matched"
 
 
@@ -91,22 +90,6 @@ def recipient_for(
     )
 
 
-def digest_paper(row: PaperRow) -> DigestPaper:
-    """A stored paper as a digest shows it."""
-    return DigestPaper(
-        paper_id=row.arxiv_id,
-        title=row.title,
-        url=PAPER_URL.format(id=quote(row.arxiv_id, safe="")),
-        authors=row.authors,
-        upvotes=row.upvotes,
-        comments=row.comments,
-        github_url=row.github_repo,
-        github_stars=row.github_stars,
-        abstract=row.abstract,
-        ai_summary=row.ai_summary,
-    )
-
-
 def subscriber_digest(recipient: Recipient, content: EditionContent) -> SubscriberDigest:
     """The edition's matched papers as picks (rank order, with reasons), the rest as trending."""
     items = sorted(content.items, key=lambda i: i.rank)
@@ -123,7 +106,7 @@ class DayCache:
     def __init__(self, setup: MailSetup) -> None:
         self.setup = setup
         self.compiles = 0
-        self._papers: dict[str, DigestPaper] = {}
+        self._papers: dict[str, PaperView] = {}
         self._days: dict[date, CompiledDay] = {}
 
     def missing(self, paper_ids: Iterable[str]) -> set[str]:
@@ -132,7 +115,10 @@ class DayCache:
 
     def add_papers(self, rows: Mapping[str, PaperRow]) -> None:
         """Keep these papers for the days compiled from now on."""
-        self._papers.update((pid, digest_paper(row)) for pid, row in rows.items())
+        self._papers.update(
+            (pid, paper_view(row, upvotes=row.upvotes, comments=row.comments))
+            for pid, row in rows.items()
+        )
 
     def day(self, local_date: date, paper_ids: Iterable[str]) -> CompiledDay:
         """The compiled day for ``local_date`` holding at least ``paper_ids``."""
