@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
+from paperfeed.chat.render import ChatLimits, render_chat
 from paperfeed.paper_view import (
     MAX_BLURB_CHARS,
     PaperView,
@@ -17,7 +20,7 @@ from paperfeed.paper_view import (
     safe_url,
 )
 from paperfeed.ranking.interests import normalise_paper_id
-from paperfeed.store.deliveries import PaperRow
+from paperfeed.store.deliveries import EditionItem, PaperRow
 from paperfeed.store.models import Paper
 
 OLD_STYLE = "hep-th/9901001"
@@ -61,6 +64,20 @@ def test_a_new_style_id_is_linked_as_is() -> None:
     assert shown.arxiv_url == "https://arxiv.org/abs/2509.01234"
     assert shown.pdf_url == "https://arxiv.org/pdf/2509.01234"
     assert normalise_paper_id(shown.url) == "2509.01234"
+
+
+def test_a_chat_message_links_an_old_style_id_like_every_other_channel() -> None:
+    shown = view(arxiv_id=OLD_STYLE, title="Strings and branes")
+    message = render_chat(
+        list_name="paperfeed",
+        local_date=date(2026, 12, 4),
+        items=[EditionItem(OLD_STYLE, "matched", 1, ("strings",))],
+        papers={OLD_STYLE: shown},
+        edition_link="https://papers.example.org/e/tok/9",
+        limits=ChatLimits(4000, 250),
+    )
+    html = MarkdownIt("commonmark").render(message.body)
+    assert re.findall(r'href="([^"]*)"', html)[0] == "https://huggingface.co/papers/hep-th/9901001"
 
 
 @pytest.mark.parametrize(
