@@ -203,8 +203,10 @@ def test_run_on_a_port_mails_confirmation_links_on_that_port(tmp_path: Path) -> 
                         "send_hour": "7",
                         "frequency": "daily",
                     },
+                    follow_redirects=True,  # a sign-up answers 303 to "check your inbox"
                 )
                 assert answer.status_code == 200, answer.text[:300]
+                assert answer.url.path == "/subscribe/sent"
                 _wait_for("the confirmation mail arrives", lambda: mailbox.messages, timeout=30)
                 link = CONFIRM_LINK.search(_text(mailbox.messages[0]))
                 assert link, _text(mailbox.messages[0])
