@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli_base import open_database, out, parse_day, read_settings
+from paperfeed.cli_base import out, parse_day, read_settings
 from paperfeed.errors import InputError
 from paperfeed.terminal import terminal_text
 
@@ -26,8 +26,8 @@ def rank(
     from rich.table import Table
 
     from paperfeed.cli_interests import usable_interests
-    from paperfeed.corpus import CorpusCache
-    from paperfeed.digest import EditionPolicy, listed_on, pick_papers
+    from paperfeed.digest import listed_on, pick_papers
+    from paperfeed.services import Services
     from paperfeed.store.db import session_scope
     from paperfeed.store.papers import latest_listing_day
 
@@ -35,7 +35,8 @@ def rank(
     wanted_day = parse_day(day, "--date") if day else None
     text, parsed = usable_interests(interests)
     settings = read_settings()
-    with open_database() as engine:
+    with Services.from_settings(settings) as services:
+        engine = services.engine
         with session_scope(engine) as session:
             listing_day = wanted_day or latest_listing_day(session)
             if listing_day is None:
@@ -43,10 +44,10 @@ def rank(
         for line in parsed.describe():
             out.print(f"understood {terminal_text(line)}", highlight=False, soft_wrap=True)
         # Compose's own choice (pick_papers) among the day's list, matches only.
-        policy = replace(EditionPolicy.from_settings(settings), also_trending=0)
+        policy = replace(services.policy, also_trending=0)
         picks = pick_papers(
             engine,
-            CorpusCache.for_settings(settings),
+            services.corpus,
             interests=text,
             local_date=listing_day,
             policy=policy,
