@@ -7,6 +7,7 @@ they hold the service's secret, so after entry only the redacted form is ever pr
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from paperfeed.store.models import Subscriber
+
+
+class Switch(StrEnum):
+    ON = "on"
+    OFF = "off"
+
 
 chat_app = command_group("A subscriber's chat and push addresses (apprise URLs).")
 
@@ -50,6 +57,12 @@ def chat_add(
     no_email: Annotated[
         bool, typer.Option("--no-email", help="Send their digest only to chat from now on.")
     ] = False,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="The channel that posts to it: 'chat' (apprise) or another registered one."
+        ),
+    ] = "chat",
 ) -> None:
     """Add a chat or push address; digests go there beside (or, --no-email, instead of) mail."""
     from paperfeed.store.channel_addresses import add_address
@@ -58,7 +71,7 @@ def chat_add(
     with open_database() as engine, session_scope(engine) as session:
         subscriber = _subscriber(session, email)
         assert subscriber.id is not None
-        address = add_address(session, subscriber.id, read_url(url), now=utc_now())
+        address = add_address(session, subscriber.id, read_url(url), now=utc_now(), kind=kind)
         if no_email:
             subscriber.email_digest = False
             session.add(subscriber)
@@ -114,13 +127,16 @@ def chat_remove(
 @chat_app.command("email")
 def chat_email(
     email: Annotated[str, typer.Argument(help="The subscriber's address.")],
-    on: Annotated[bool, typer.Option("--on/--off", help="Also send the digest by email.")],
+    on_off: Annotated[
+        Switch, typer.Argument(metavar="on|off", help="on: also send the digest by email.")
+    ],
 ) -> None:
-    """Turn the email digest on or off (off needs an active chat address)."""
+    """Turn the email digest on or off (off needs a working chat address)."""
     from paperfeed.store.channel_addresses import list_addresses
     from paperfeed.store.db import session_scope
     from paperfeed.store.models import ChannelAddressStatus
 
+    on = on_off is Switch.ON
     with open_database() as engine, session_scope(engine) as session:
         subscriber = _subscriber(session, email)
         assert subscriber.id is not None

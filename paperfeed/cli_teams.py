@@ -45,6 +45,12 @@ def teams_add(
     max_papers: Annotated[
         int, typer.Option("--max-papers", min=1, max=100, help="Most papers per digest.")
     ] = 10,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="The channel that posts to it: 'chat' (apprise) or another registered one."
+        ),
+    ] = "chat",
 ) -> None:
     """Add a team digest that posts to one chat address (checked with apprise)."""
     from paperfeed.cli_interests import usable_interests
@@ -66,6 +72,7 @@ def teams_add(
             send_hour=hour,
             frequency=frequency,
             max_papers=max_papers,
+            kind=kind,
         )
         what = f"added team {team.name} posting to {address.shown} ({team.timezone}, {hour}:00)"
     out.print(terminal_text(what), highlight=False, soft_wrap=True)

@@ -3,6 +3,23 @@
 Factories are named, not imported, so loading the registry costs nothing (the CLI's quick
 commands must not pull in SMTP or apprise); a channel's module is imported when a sender
 first needs it. Adding a channel is its module and one line here.
+
+The new-channel exercise (issue 16): a second chat channel, say native Slack Block Kit
+messages instead of apprise's markdown, touches four files:
+
+1. ``paperfeed/slack_blocks.py`` (new): a ``Channel`` (``kind = "slack"``) that renders an
+   edition as blocks (``paperfeed.chat.render.chat_text`` makes upstream text inert), posts
+   each parcel's webhook with httpx and maps the answers with ``paperfeed.chat.channel.
+   classify`` (2xx sent, 429 Retry-After, 5xx later, 400/401/403/404/410 undeliverable);
+   and its factory ``slack_channel(settings)``;
+2. this file: ``"slack": "paperfeed.slack_blocks:slack_channel"``;
+3. ``tests/test_slack_blocks.py`` (new), against a real HTTP server like ``tests/chat``'s;
+4. ``README.md``: one line under "Chat and push channels".
+
+Nothing else changes: addresses take the kind when added (``--kind slack`` on
+``subscribers chat add`` and ``teams add``, checked against this registry), compose writes a
+``slack:<address id>`` delivery per active address of that kind, and the outbox claims,
+retries, holds back (``not_before``) and marks them as it does every kind.
 """
 
 from __future__ import annotations

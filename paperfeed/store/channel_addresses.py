@@ -163,17 +163,43 @@ def _is_ip(text: str) -> bool:
 
 
 def add_address(
-    session: Session, subscriber_id: int, raw: str, *, now: datetime, public: bool = False
+    session: Session,
+    subscriber_id: int,
+    raw: str,
+    *,
+    now: datetime,
+    public: bool = False,
+    kind: str = "chat",
 ) -> ChannelAddress:
-    """Check ``raw`` and keep it for the subscriber; the same URL twice is refused."""
+    """Check ``raw`` and keep it for the subscriber; the same URL twice is refused, unless
+    it was marked undeliverable: adding it again makes it active.
+
+    ``kind`` is the delivery kind (a registered channel) that posts to it: ``chat`` (apprise)
+    unless another channel was added for some addresses (a native Slack one, say).
+    """
+    from paperfeed.outbox.registry import kinds
+
+    if kind == "email" or kind not in kinds():
+        others = ", ".join(k for k in kinds() if k != "email")
+        raise InputError(f"{kind!r} is not a channel for chat addresses; use one of {others}")
     checked = check_address(raw, public=public)
     known = list_addresses(session, subscriber_id)
-    if any(a.url == checked.url for a in known):
+    same = next((a for a in known if a.url == checked.url), None)
+    if same is not None and same.status == ChannelAddressStatus.UNDELIVERABLE:
+        # Added again once fixed (a webhook re-created, the bot let back in): it receives again.
+        same.status = ChannelAddressStatus.ACTIVE
+        same.last_error = None
+        same.updated_at = now
+        session.add(same)
+        session.flush()
+        return same
+    if same is not None:
         raise InputError(f"{checked.shown} is added already")
     if len(known) >= MAX_ADDRESSES:
         raise InputError(f"a subscriber can have at most {MAX_ADDRESSES} chat addresses")
     address = ChannelAddress(
         subscriber_id=subscriber_id,
+        kind=kind,
         service=checked.service,
         url=checked.url,
         shown=checked.shown,

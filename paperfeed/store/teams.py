@@ -49,6 +49,7 @@ def create_team(
     send_hour: int = 7,
     frequency: str = "daily",
     max_papers: int = 10,
+    kind: str = "chat",
 ) -> tuple[Subscriber, ChannelAddress]:
     """Add a team digest posting to ``url``; a taken name or an unusable URL is refused."""
     team_name = check_team_name(name)
@@ -75,7 +76,7 @@ def create_team(
     session.add(team)
     session.flush()
     assert team.id is not None  # flushed
-    address = add_address(session, team.id, url, now=now)
+    address = add_address(session, team.id, url, now=now, kind=kind)
     return team, address
 
 

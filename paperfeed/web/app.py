@@ -30,7 +30,7 @@ from paperfeed.mailer.message import install_tag, make_sender
 from paperfeed.mailer.transport import Transport
 from paperfeed.mailer.transport_choice import open_transport
 from paperfeed.store.db import make_engine
-from paperfeed.web import browse, feed_routes, manage, ops, past_editions, signup
+from paperfeed.web import browse, chat_settings, feed_routes, manage, ops, past_editions, signup
 from paperfeed.web.feed_gate import BuildGate
 from paperfeed.web.pages import (
     PageError,
@@ -155,7 +155,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.paperfeed = state
-    for router in (signup.router, manage.router, past_editions.router, browse.router, ops.router):
+    routers = (signup.router, manage.router, chat_settings.router, past_editions.router)
+    for router in (*routers, browse.router, ops.router):
         app.include_router(router)
     app.feeds = feed_routes.feeds_app(state, https=settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

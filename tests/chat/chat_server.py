@@ -35,9 +35,13 @@ class Answer:
 
 
 class ChatServer:
-    """Start with ``with ChatServer() as server:``; ``url(path)`` is a json:// address."""
+    """Start with ``with ChatServer() as server:``; ``url(path)`` is a json:// address.
 
-    def __init__(self) -> None:
+    ``port`` 0 takes a free one; a given port lets a test start the service "again" where
+    an address already points.
+    """
+
+    def __init__(self, port: int = 0) -> None:
         self.posts: list[Post] = []
         self._answers: dict[str, deque[Answer]] = {}
         self._default: dict[str, Answer] = {}
@@ -68,7 +72,7 @@ class ChatServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

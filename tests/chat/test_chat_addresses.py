@@ -115,3 +115,15 @@ def test_the_public_page_refuses_operator_only_and_private_addresses() -> None:
 )
 def test_redaction_keeps_a_server_name_and_a_secrets_tail_only(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+def test_an_undeliverable_address_added_again_receives_again(engine: Engine) -> None:
+    owner = subscriber_id(engine)
+    with session_scope(engine) as session:
+        address = add_address(session, owner, SLACK, now=NOW)
+        assert address.id is not None
+        mark_undeliverable(session, address.id, "HTTP 410", now=NOW)
+    with session_scope(engine) as session:
+        again = add_address(session, owner, SLACK, now=NOW)
+    assert again.id == address.id
+    assert (again.status, again.last_error) == (ChannelAddressStatus.ACTIVE, None)

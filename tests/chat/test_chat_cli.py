@@ -83,9 +83,9 @@ def test_add_list_remove_and_email_off_and_on(env: dict[str, str], engine: Engin
     assert "slack://…/…i7FQ" in listed
     assert "discord://…/…V_js" in listed
     assert "2 chat addresses; email digest off" in listed
-    run(env, "subscribers", "chat", "email", "ada@example.org", "--on")
+    run(env, "subscribers", "chat", "email", "ada@example.org", "on")
     assert subscriber(engine).email_digest is True
-    run(env, "subscribers", "chat", "email", "ada@example.org", "--off")
+    run(env, "subscribers", "chat", "email", "ada@example.org", "off")
     run(env, "subscribers", "chat", "remove", "ada@example.org", "1")
     said = run(env, "subscribers", "chat", "remove", "ada@example.org", "2")
     # Nothing else would reach her: email comes back on.
@@ -103,7 +103,7 @@ def test_bad_input_is_one_line_and_never_echoes_the_address(
     assert "slack://" in said
     said = run(env, "subscribers", "chat", "add", "ada@example.org", f"slack://{SECRET}", code=2)
     assert "this slack:// address is not one the service can use" in said
-    said = run(env, "subscribers", "chat", "email", "ada@example.org", "--off", code=2)
+    said = run(env, "subscribers", "chat", "email", "ada@example.org", "off", code=2)
     assert "has no working chat address" in said
     run(env, "subscribers", "chat", "list", "nobody@example.org", code=2)
     run(env, "subscribers", "chat", "add", "ada@example.org", SLACK)
@@ -165,3 +165,18 @@ def test_a_team_with_an_unusable_address_is_not_stored(env: dict[str, str], engi
         "Mars/Base",
         code=2,
     )
+
+
+def test_the_kind_is_a_registered_channel_other_than_email(
+    env: dict[str, str], engine: Engine
+) -> None:
+    for kind in ("email", "carrier-pigeon"):
+        said = run(
+            env, "teams", "add", "lab", "--to", SLACK, "--interests", TOPIC, "--kind", kind, code=2
+        )
+        assert "is not a channel for chat addresses; use one of chat" in said
+    run(env, "teams", "add", "lab", "--to", SLACK, "--interests", TOPIC, "--kind", "chat")
+    with session_scope(engine) as session:
+        team = find_team(session, "lab")
+        assert team is not None
+        assert [a.kind for a in list_addresses(session, team.id or 0)] == ["chat"]
