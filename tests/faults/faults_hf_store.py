@@ -1,6 +1,6 @@
 """Crawling the faulty fake into a real store as the daemon does, and reading the store back.
 
-``crawl_at`` is ``Jobs.crawl`` (scheduler.py) with the crawler's clock faked: the same
+``crawl_at`` is ``crawl_due`` (jobs/crawl.py) with the crawler's clock faked: the same
 ``due_days`` choice, ``crawl_days`` call, pacing budgets and retry policy, but every wait
 lands on a ``FakeClock`` starting at ``when``, so a storm of long Retry-Afters costs no real
 time. The readers return plain values, detached from any session, for the invariants.
