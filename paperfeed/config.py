@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         description="Chat and push channels: posts in flight at once (each address gets one "
         "at a time).",
     )
+    chat_max_attempts: Annotated[int, Field(ge=1, le=50)] = Field(
+        default=8,
+        description="Chat and push channels: send passes a post gets (429s and server errors "
+        "included) before its delivery is marked failed.",
+    )
     chat_retry_seconds: Annotated[int, Field(ge=1, le=86_400)] = Field(
         default=300,
         description="Chat and push channels: how long a post waits before its next try when "

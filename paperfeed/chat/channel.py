@@ -169,6 +169,7 @@ class ChatSetup:
     timeout: float
     concurrency: int
     retry_seconds: float
+    max_attempts: int = 8
 
 
 def _measure(plugin: Any) -> Callable[[str], int]:
@@ -195,6 +196,11 @@ class ChatChannel:
     @property
     def kind(self) -> str:
         return KIND
+
+    @property
+    def max_attempts(self) -> int:
+        """Passes a delivery gets before a retry becomes a failure (the outbox reads it)."""
+        return self.setup.max_attempts
 
     @property
     def paused_reason(self) -> str | None:
@@ -304,6 +310,7 @@ def chat_setup(settings: Settings) -> ChatSetup:
         timeout=settings.chat_timeout_seconds,
         concurrency=settings.chat_concurrency,
         retry_seconds=float(settings.chat_retry_seconds),
+        max_attempts=settings.chat_max_attempts,
     )
 
 

@@ -194,3 +194,8 @@ def test_the_recorder_is_inert_outside_the_channel(server: ChatServer) -> None:
     response = requests.post(f"http://127.0.0.1:{server.port}/plain", json={}, timeout=5)
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "7"
+
+
+def test_the_channel_tells_the_outbox_its_attempts() -> None:
+    assert chat_channel(chat_settings(chat_max_attempts=3)).max_attempts == 3
+    assert chat_channel(chat_settings()).max_attempts == 8
