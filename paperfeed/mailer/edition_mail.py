@@ -141,12 +141,27 @@ class DayCache:
         return compiled
 
 
+def view_url(setup: MailSetup, subscriber: SubscriberRow, edition_id: int) -> str:
+    """The edition's page, the digest's "view in your browser" link (the token's, like
+    the preferences link)."""
+    return links.edition_url(setup.public_url, quote(subscriber.token, safe=""), edition_id)
+
+
 def render_edition(
-    setup: MailSetup, compiled: CompiledDay, recipient: Recipient, content: EditionContent
+    setup: MailSetup,
+    compiled: CompiledDay,
+    recipient: Recipient,
+    content: EditionContent,
+    *,
+    view: str | None = None,
 ) -> RenderedMail:
-    """One subscriber's edition rendered (subject, text, HTML) from its compiled day."""
+    """One subscriber's edition rendered (subject, text, HTML) from its compiled day;
+    ``view`` is its page (``view_url``)."""
     return render_digest(
-        compiled, subscriber_digest(recipient, content), max_html_bytes=setup.max_html_bytes
+        compiled,
+        subscriber_digest(recipient, content),
+        max_html_bytes=setup.max_html_bytes,
+        view_url=view,
     )
 
 
@@ -165,7 +180,8 @@ def edition_mail(
     *,
     message_id: str,
     date: datetime,
+    view: str | None = None,
 ) -> OutgoingMail:
-    """One digest as bytes ready for any transport."""
-    rendered = render_edition(setup, compiled, recipient, content)
+    """One digest as bytes ready for any transport; ``view`` is the edition's page."""
+    rendered = render_edition(setup, compiled, recipient, content, view=view)
     return digest_mail(setup.shell, rendered, recipient, message_id=message_id, date=date)

@@ -27,6 +27,7 @@ from paperfeed.mailer.edition_mail import (
     edition_mail,
     mail_setup,
     recipient_for,
+    view_url,
 )
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.transport import Outcome as MailOutcome
@@ -105,6 +106,7 @@ class EmailChannel:
                     parcel.content,
                     message_id=delivery_message_id(self.setup, parcel.delivery_id),
                     date=now,
+                    view=view_url(self.setup, parcel.subscriber, parcel.edition_id),
                 )
             except MailError as exc:
                 # One subscriber's bad stored value must not stop everyone else's mail.

@@ -30,6 +30,7 @@ from paperfeed.mailer.edition_mail import (
     mail_setup,
     recipient_for,
     render_edition,
+    view_url,
 )
 from paperfeed.mailer.message import make_message_id
 from paperfeed.mailer.transport import SendResult, Transport
@@ -89,7 +90,9 @@ def _render(
     return RenderedEdition(
         email=subscriber.email or subscriber.name or "",  # a team digest has a name
         local_date=content.local_date,
-        rendered=render_edition(setup, compiled, recipient, content),
+        rendered=render_edition(
+            setup, compiled, recipient, content, view=view_url(setup, subscriber, edition_id)
+        ),
         recipient=recipient,
         papers=len(content.items),
     )

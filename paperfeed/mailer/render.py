@@ -49,6 +49,9 @@ class CompiledDay:
     date_label: str
     papers: Mapping[str, PaperView]
     head: Slotted
+    # "View in your browser": only in a mail of a stored edition (it has a page).
+    view: Slotted
+    greeting: Slotted
     cards: Mapping[str, Slotted]
     trending: Slotted
     trending_rows: Mapping[str, str]
@@ -95,7 +98,9 @@ def compile_day(day: DayView) -> CompiledDay:
         day=day,
         date_label=label,
         papers=shown,
-        head=slotted(cut[""] + cut["papers"]),
+        head=slotted(cut[""]),
+        view=slotted(cut["view"]),
+        greeting=slotted(cut["greeting"] + cut["papers"]),
         cards={p.arxiv_id: slotted(cut[f"card:{i}"]) for i, p in enumerate(ordered)},
         trending=slotted(cut["trending"]),
         trending_rows={p.arxiv_id: ascii_html(str(html_parts.trending_row(p))) for p in ordered},
@@ -111,7 +116,9 @@ def compile_day(day: DayView) -> CompiledDay:
 def _check_slots(compiled: CompiledDay) -> None:
     # A template edit that renames a slot must fail here, at compile time, not per subscriber.
     expected = {
-        "head and footer": compiled.head.names | compiled.footer.names == _PER_SUBSCRIBER,
+        "head and footer": compiled.head.names | compiled.greeting.names | compiled.footer.names
+        == _PER_SUBSCRIBER,
+        "view": compiled.view.names == {"VIEW_URL"},
         "trending": compiled.trending.names == {"TRENDING_ROWS"},
         "see-all": compiled.see_all.names == {"ARCHIVE_URL", "TOTAL"},
         "cards": all(c.names == {"REASONS"} for c in compiled.cards.values()),
@@ -149,9 +156,16 @@ def _size(html: str) -> int:
 
 
 def render_digest(
-    compiled: CompiledDay, digest: SubscriberDigest, *, max_html_bytes: int = MAX_HTML_BYTES
+    compiled: CompiledDay,
+    digest: SubscriberDigest,
+    *,
+    max_html_bytes: int = MAX_HTML_BYTES,
+    view_url: str | None = None,
 ) -> RenderedMail:
-    """One subscriber's digest (subject, text, HTML) from a compiled day; no MJML runs here."""
+    """One subscriber's digest (subject, text, HTML) from a compiled day; no MJML runs here.
+
+    ``view_url`` is the edition's page (``links.edition_url``): both parts link to it.
+    """
     papers = compiled.papers
     picks = digest.picks
     for pick in picks:
@@ -184,6 +198,9 @@ def render_digest(
     ]
     rows = [compiled.trending_rows[pid] for pid in trending]
     head = compiled.head.fill(values)
+    if view_url:
+        head += compiled.view.fill({"VIEW_URL": escape_value(view_url)})
+    head += compiled.greeting.fill(values)
     footer = compiled.footer.fill(values)
     total = len(cards) + len(rows)
     html = _assemble(compiled, head, cards, rows, footer, see_all=None)
@@ -194,7 +211,9 @@ def render_digest(
         cards, rows = _fit(compiled, head, cards, rows, footer, see_all, max_html_bytes)
         html = _assemble(compiled, head, cards, rows, footer, see_all=see_all)
     shown_picks, shown_trending = picks[: len(cards)], trending[: len(rows)]
-    text = _render_text(compiled, digest, shown_picks, shown_trending, total=total)
+    text = _render_text(
+        compiled, digest, shown_picks, shown_trending, total=total, view_url=view_url
+    )
     subject = subject_line(
         compiled.day.list_name,
         compiled.day.local_date,
@@ -263,6 +282,7 @@ def _render_text(
     trending: list[str],
     *,
     total: int,
+    view_url: str | None,
 ) -> str:
     r = digest.recipient
     name = one_line(r.name or "")
@@ -273,6 +293,7 @@ def _render_text(
             list_name=compiled.day.list_name,
             list_address=compiled.day.list_address,
             date_label=compiled.date_label,
+            view_url=view_url,
             greeting_name=f" {name}" if name else "",
             picks=[
                 {"block": compiled.text_blocks[p.paper_id], "reasons": "; ".join(p.reasons)}

@@ -69,6 +69,7 @@ class Site:
                 "send_hour": str(hour),
                 "frequency": "daily",
             },
+            follow_redirects=True,  # a sign-up answers 303 to "check your inbox"
         )
         assert answer.status_code == 200, f"sign-up of {email}: {answer.status_code}"
         assert "inbox" in answer.text.lower(), f"sign-up of {email} did not say check the inbox"

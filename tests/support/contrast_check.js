@@ -84,14 +84,15 @@
     if (!visible(el)) return;
     const style = getComputedStyle(el);
     const bg = background(el);
-    const fg0 = parse(pseudo ? getComputedStyle(el, pseudo).color : style.color);
+    const color = pseudo ? getComputedStyle(el, pseudo).color : style.color;
+    const fg0 = parse(color);
     const size = parseFloat(style.fontSize);
     const bold = Number(style.fontWeight) >= 700;
     const large = size >= 24 || (size >= 18.66 && bold);
     const needed = large ? 3 : 4.5;
     checked++;
     if (!bg || !fg0) {
-      failures.push({text, where: describe(el), ratio: 0, needed, color: style.color,
+      failures.push({text, where: describe(el), ratio: 0, needed, color,
                      background: "unmeasurable"});
       return;
     }
@@ -99,7 +100,7 @@
     const r = ratio(fg, bg);
     if (r < needed) {
       failures.push({text, where: describe(el), ratio: Math.round(r * 100) / 100, needed,
-                     color: style.color, background: "rgb(" + bg.slice(0, 3).map(Math.round) + ")"});
+                     color, background: "rgb(" + bg.slice(0, 3).map(Math.round) + ")"});
     }
   };
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
