@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from mail_sample import DAY, sample_day, sample_digests, sample_rows
-from render_bench import naive_render
+from render_bench import naive_mime, naive_render
 from send_bench import SMTP_SINK, best_of, sink
 from sqlalchemy import Engine, create_engine, func, insert, text, update
 from sqlmodel import Session, col, select
@@ -52,11 +52,13 @@ from sqlmodel import Session, col, select
 from paperfeed.config import Settings
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
 from paperfeed.logs import configure_logging
-from paperfeed.mailer.message import OutgoingMail, build_digest_message, flatten, make_sender
-from paperfeed.mailer.outbox import SendSummary, send_due
+from paperfeed.mailer.email_channel import EmailChannel
+from paperfeed.mailer.message import OutgoingMail, make_sender
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport
 from paperfeed.mailer.transport import Outcome, SendResult, Transport
 from paperfeed.mailer.views import DayView, Pick, Recipient, SubscriberDigest
+from paperfeed.outbox.send_pass import send_due
+from paperfeed.outbox.summary import SendSummary
 from paperfeed.paper_view import paper_view
 from paperfeed.store import migrate
 from paperfeed.store.crawls import save_day
@@ -70,7 +72,6 @@ from paperfeed.store.models import (
     Paper,
     Subscriber,
 )
-from paperfeed.store.outbox import claim_deliveries, mark_sent
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "cycle_send.json"
@@ -236,13 +237,13 @@ def drain(
         else InstantTransport()
     )
 
+    channel = EmailChannel(settings, transport, clock=lambda: NOW)
+
     async def run() -> SendSummary:
         try:
-            return await send_due(
-                engine, settings, transport=transport, now=lambda: NOW, worker=worker
-            )
+            return await send_due(engine, settings, channel=channel, now=lambda: NOW, worker=worker)
         finally:
-            await transport.aclose()
+            await channel.aclose()
 
     with session_scope(engine) as session:  # connect before the clock starts
         session.exec(select(func.count()).select_from(Paper)).one()
@@ -283,9 +284,7 @@ def naive_way(engine: Engine, port: int, sample: int) -> dict[str, Any]:
     started = time.perf_counter()
     for _ in range(sample):
         with session_scope(engine, write_lock=True) as session:
-            [claimed] = claim_deliveries(session, worker="naive", now=NOW, limit=1)
-            delivery_id, edition_id = claimed.id, claimed.edition_id
-        assert delivery_id is not None
+            delivery_id, edition_id = claim_one(session)
         with Session(engine) as session:
             edition = session.get(Edition, edition_id)
             assert edition is not None
@@ -305,7 +304,7 @@ def naive_way(engine: Engine, port: int, sample: int) -> dict[str, Any]:
                 ).one()
                 papers.append(paper_view(paper, upvotes=int(votes or 0)))
         recipient = Recipient(
-            email=subscriber.email,
+            email=subscriber.email or "",
             preferences_url=f"https://paperfeed.example/u/{subscriber.token}",
             feed_url=f"https://paperfeed.example/feeds/u/{subscriber.token}.rss",
             unsubscribe_url=f"https://paperfeed.example/unsubscribe/{subscriber.token}",
@@ -322,16 +321,33 @@ def naive_way(engine: Engine, port: int, sample: int) -> dict[str, Any]:
             base.list_name, edition.local_date, tuple(papers), base.archive_url, base.list_address
         )
         message_id = f"<paperfeed.delivery.{delivery_id}@example.org>"
-        message = build_digest_message(
+        data = naive_mime(
             naive_render(day, digest), recipient, sender=sender, message_id=message_id, date=NOW
         )
-        mail = flatten(message, sender=sender)
         with smtplib.SMTP("127.0.0.1", port) as smtp:
-            smtp.sendmail(mail.envelope_from, [mail.recipient], mail.data)
+            smtp.sendmail(sender.envelope_from, [recipient.email], data)
         with session_scope(engine) as session:
-            mark_sent(session, delivery_id, message_id=message_id, now=NOW)
+            sent = session.get(Delivery, delivery_id)
+            assert sent is not None
+            sent.status, sent.message_id, sent.sent_at = DeliveryStatus.SENT, message_id, NOW
+            session.add(sent)
     wall = time.perf_counter() - started
     return {"count": count_sent(engine), "accepted": sample, "wall_s": wall}
+
+
+def claim_one(session: Session) -> tuple[int, int]:
+    """The naive claim: the oldest pending delivery through the ORM, one row at a time."""
+    delivery = session.exec(
+        select(Delivery)
+        .where(col(Delivery.status) == DeliveryStatus.PENDING)
+        .order_by(col(Delivery.id))
+        .limit(1)
+    ).one()
+    delivery.status, delivery.claimed_by, delivery.claimed_at = DeliveryStatus.SENDING, "naive", NOW
+    delivery.attempts += 1
+    session.add(delivery)
+    assert delivery.id is not None
+    return delivery.id, delivery.edition_id
 
 
 def postgres_database(admin_url: str) -> tuple[str, Engine] | None:

@@ -5,13 +5,16 @@ MIME bytes with the bulk shell and send them over a pool of persistent SMTP conn
 once in one process and once split over worker processes (as outbox workers would share the
 outbox). Baselines measured in the same run: the naive way on a sample (Jinja + mjml2html per
 subscriber, the EmailMessage builder, smtplib with a new connection per message), the SMTP
-transport alone on pre-built messages, and the ceiling: Postfix's ``smtp-source`` (C) sending
-messages of the same size at the same sink. The sink is Postfix's ``smtp-sink`` (C, so it is
-not the bottleneck) or, with ``--sink aiosmtpd``, an aiosmtpd process. Not covered: the
-outbox ledger in the database (claim, mark sent), which is the store's part of the DESIGN's
-end-to-end target (>= 1,000 messages per second). Worker processes start their clocks together
-after their imports (a long-lived worker has paid those); each paperfeed row is the fastest of
-``--repeat`` runs, since the 2-core machine is shared. JSON goes to bench/results/send.json.
+transport alone on pre-built messages, plain ``aiosmtplib`` on the same messages (one
+``sendmail`` per message over as many connections, no pipelining: the evidence that keeps
+``smtp_wire.py``, compared by client CPU per message), and the ceiling: Postfix's
+``smtp-source`` (C) sending messages of the same size at the same sink. The sink is
+Postfix's ``smtp-sink`` (C, so it is not the bottleneck) or, with ``--sink aiosmtpd``, an
+aiosmtpd process. Not covered: the outbox ledger in the database (claim, mark sent), which is
+``cycle_send_bench.py``'s (the DESIGN's end-to-end target, >= 1,000 messages per second).
+Worker processes start their clocks together after their imports (a long-lived worker has
+paid those); each paperfeed row is the fastest of ``--repeat`` runs, since the 2-core
+machine is shared. JSON goes to bench/results/send.json.
 
     .venv/bin/python bench/send_bench.py [--messages 10000] [--workers 2] [--pool 8] [--repeat 2]
 """
@@ -35,11 +38,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 from mail_sample import NOW, sample_day, sample_digests
-from render_bench import naive_render
+from render_bench import naive_mime, naive_render
 
 from paperfeed.mailer.bulk import compile_shell, digest_mail
-from paperfeed.mailer.message import build_digest_message, flatten, make_message_id, make_sender
+from paperfeed.mailer.message import OutgoingMail, make_message_id, make_sender
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport
 from paperfeed.mailer.transport import Outcome
@@ -157,6 +161,23 @@ def paperfeed_way(port: int, messages: int, workers: int, pool: int) -> dict[str
 
 def transport_only(port: int, messages: int, pool: int) -> tuple[dict[str, Any], int]:
     """Pre-built messages through the SMTP transport alone; also returns the mean size."""
+    mails = prebuilt(messages)
+    distinct = mails[: min(messages, 2000)]
+    size = sum(len(m.data) for m in distinct) // len(distinct)
+
+    async def run() -> int:
+        transport = SmtpTransport(SmtpConfig("127.0.0.1", port, start_tls=False), pool_size=pool)
+        try:
+            results = await transport.send(mails)
+        finally:
+            await transport.aclose()
+        return sum(r.outcome is Outcome.ACCEPTED for r in results)
+
+    return timed_run(messages, lambda: asyncio.run(run())), size
+
+
+def prebuilt(messages: int) -> list[OutgoingMail]:
+    """``messages`` digests built once (up to 2,000 distinct ones, repeated)."""
     day = sample_day()
     digests = sample_digests(day, min(messages, 2000))
     sender = make_sender("paperfeed <digest@example.org>")
@@ -167,20 +188,43 @@ def transport_only(port: int, messages: int, pool: int) -> tuple[dict[str, Any],
         )
         for i, d in enumerate(digests)
     ]
-    mails = [built[i % len(built)] for i in range(messages)]
-    size = sum(len(m.data) for m in built) // len(built)
+    return [built[i % len(built)] for i in range(messages)]
+
+
+def plain_aiosmtplib(port: int, messages: int, pool: int) -> dict[str, Any]:
+    """The same pre-built messages through plain ``aiosmtplib``: ``pool`` connections, one
+    ``SMTP.sendmail`` per message (what ``send_message`` does once the message is bytes),
+    each command waiting for its reply; no pipelining. The evidence for ``smtp_wire.py``."""
+    mails = prebuilt(messages)
 
     async def run() -> int:
-        transport = SmtpTransport(SmtpConfig("127.0.0.1", port, start_tls=False), pool_size=pool)
-        try:
-            results = await transport.send(mails)
-        finally:
-            await transport.aclose()
-        return sum(r.outcome is Outcome.ACCEPTED for r in results)
+        accepted = 0
 
-    started = time.perf_counter()
-    accepted = asyncio.run(run())
-    return {"count": messages, "accepted": accepted, "wall_s": time.perf_counter() - started}, size
+        async def connection(share: list[OutgoingMail]) -> None:
+            nonlocal accepted
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+            await client.connect()
+            try:
+                for mail in share:
+                    refused, _ = await client.sendmail(
+                        mail.envelope_from, [mail.recipient], mail.data
+                    )
+                    accepted += not refused
+            finally:
+                await client.quit()
+
+        await asyncio.gather(*(connection(mails[k::pool]) for k in range(pool)))
+        return accepted
+
+    return timed_run(messages, lambda: asyncio.run(run()))
+
+
+def timed_run(messages: int, run: Callable[[], int]) -> dict[str, Any]:
+    """Wall time and this process's CPU time (the client's: the sink is another process)."""
+    cpu, started = time.process_time(), time.perf_counter()
+    accepted = run()
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"count": messages, "accepted": accepted, "wall_s": wall, "cpu_s": cpu}
 
 
 def naive_way(port: int, sample: int) -> dict[str, Any]:
@@ -190,16 +234,15 @@ def naive_way(port: int, sample: int) -> dict[str, Any]:
     sender = make_sender("paperfeed <digest@example.org>")
     started = time.perf_counter()
     for i, d in enumerate(digests):
-        message = build_digest_message(
+        data = naive_mime(
             naive_render(day, d),
             d.recipient,
             sender=sender,
             message_id=make_message_id("delivery", i, domain=sender.domain),
             date=NOW,
         )
-        mail = flatten(message, sender=sender)
         with smtplib.SMTP("127.0.0.1", port) as smtp:
-            smtp.sendmail(mail.envelope_from, [mail.recipient], mail.data)
+            smtp.sendmail(sender.envelope_from, [d.recipient.email], data)
     return {"count": sample, "accepted": sample, "wall_s": time.perf_counter() - started}
 
 
@@ -246,12 +289,14 @@ def main() -> None:
             else None
         )
         alone, size = transport_only(port, args.messages, args.pool)
+        plain = plain_aiosmtplib(port, args.messages, args.pool)
         top = ceiling(port, args.messages, size, args.pool * args.workers)
     rows = [
         ("naive: mjml per subscriber + EmailMessage + smtplib, new connection each", naive),
         ("paperfeed: render + bulk MIME + SMTP pool, 1 process", single),
         (f"paperfeed: render + bulk MIME + SMTP pool, {args.workers} processes", multi),
         ("SMTP transport alone (pre-built messages), 1 process", alone),
+        (f"plain aiosmtplib, sendmail per message, {args.pool} connections, 1 process", plain),
         (f"ceiling: smtp-source, {args.pool * args.workers} sessions, same size", top),
     ]
     base = naive["count"] / naive["wall_s"]
@@ -265,6 +310,13 @@ def main() -> None:
         assert run["accepted"] == run["count"], f"{name}: only {run['accepted']} accepted"
         table.append({"what": name, **run, "per_s": rate, "x_naive": rate / base})
         print(f"{name:74} {run['count']:>6} {rate:>8,.0f} {rate / base:>7.1f}x")
+    wire_cpu = alone["cpu_s"] / alone["count"] * 1000
+    plain_cpu = plain["cpu_s"] / plain["count"] * 1000
+    print(
+        f"\nclient CPU per message: SMTP transport (smtp_wire, pipelined) {wire_cpu:.3f} ms, "
+        f"plain aiosmtplib {plain_cpu:.3f} ms ({plain_cpu / wire_cpu:.1f}x); wall "
+        f"{alone['count'] / alone['wall_s']:,.0f} vs {plain['count'] / plain['wall_s']:,.0f} msg/s"
+    )
     best = max(r["per_s"] for r in table if r["what"].startswith("paperfeed"))
     met = best >= TARGET
     print(
@@ -282,6 +334,11 @@ def main() -> None:
                 "pool_per_process": args.pool,
                 "workers": args.workers,
                 "rows": table,
+                "client_cpu_ms_per_message": {
+                    "smtp_wire_transport": wire_cpu,
+                    "plain_aiosmtplib": plain_cpu,
+                    "ratio": plain_cpu / wire_cpu,
+                },
                 "covers": "render + MIME + SMTP; not the outbox ledger",
                 "target_per_s": TARGET,
                 "target_met": met,

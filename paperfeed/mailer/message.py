@@ -196,23 +196,6 @@ def make_message_id(*parts: str | int, domain: str, install: str = "") -> str:
     return f"<paperfeed.{'.'.join(words)}@{domain}>"
 
 
-def build_digest_message(
-    rendered: RenderedMail,
-    recipient: Recipient,
-    *,
-    sender: Sender,
-    message_id: str,
-    date: datetime,
-) -> EmailMessage:
-    """A digest: multipart/alternative with the list and one-click unsubscribe headers."""
-    message = _base(rendered, recipient.email, recipient.name, sender, message_id, date)
-    message["List-Id"] = sender.list_id_header
-    message["List-Unsubscribe"] = list_unsubscribe_value(recipient)
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    _add_parts(message, rendered)
-    return message
-
-
 def build_confirmation_message(
     rendered: RenderedMail,
     *,

@@ -1,4 +1,5 @@
-"""MIME messages: every header the issue lists, no header injection, bulk equals reference."""
+"""MIME messages: every header the issue lists, each once, the rendered bodies intact, no
+header injection."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from paperfeed.mailer.confirm import render_confirmation
 from paperfeed.mailer.message import (
     Sender,
     build_confirmation_message,
-    build_digest_message,
     flatten,
     make_message_id,
     make_sender,
@@ -32,22 +32,17 @@ def compiled(day: DayView) -> CompiledDay:
     return compile_day(day)
 
 
-def both_ways(compiled: CompiledDay, recipient: Recipient, sender: Sender) -> tuple[bytes, bytes]:
-    """The same digest built by the reference builder and by the bulk path."""
+def bulk_bytes(compiled: CompiledDay, recipient: Recipient, sender: Sender) -> bytes:
+    """A digest for ``recipient`` as the send path builds it."""
     rendered = render_digest(compiled, make_digest(recipient))
-    reference = build_digest_message(
-        rendered, recipient, sender=sender, message_id=MESSAGE_ID, date=NOW
-    )
-    bulk = digest_mail(compile_shell(sender), rendered, recipient, message_id=MESSAGE_ID, date=NOW)
-    return flatten(reference, sender=sender).data, bulk.data
+    mail = digest_mail(compile_shell(sender), rendered, recipient, message_id=MESSAGE_ID, date=NOW)
+    return mail.data
 
 
-@pytest.mark.parametrize("path", ["reference", "bulk"])
 def test_a_digest_carries_every_header_the_issue_lists(
-    compiled: CompiledDay, recipient: Recipient, sender: Sender, path: str
+    compiled: CompiledDay, recipient: Recipient, sender: Sender
 ) -> None:
-    reference, bulk = both_ways(compiled, recipient, sender)
-    message = parse(reference if path == "reference" else bulk)
+    message = parse(bulk_bytes(compiled, recipient, sender))
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     assert str(message["From"]) == "paperfeed <digest@example.org>"
@@ -70,25 +65,53 @@ def test_the_one_click_url_is_never_folded_into_encoded_words(
 ) -> None:
     long_token = "t" * 150
     who = make_recipient(unsubscribe_url=f"https://paperfeed.example/unsubscribe/{long_token}")
-    for data in both_ways(compiled, who, sender):
-        head = data.split(b"\r\n\r\n", 1)[0]
-        assert (
-            f"List-Unsubscribe: <https://paperfeed.example/unsubscribe/{long_token}>".encode()
-            in head
-        )
-        assert b"=?utf-8?" not in head.split(b"List-Unsubscribe:")[1].split(b"\r\n")[0]
+    head = bulk_bytes(compiled, who, sender).split(b"\r\n\r\n", 1)[0]
+    line = f"List-Unsubscribe: <https://paperfeed.example/unsubscribe/{long_token}>"
+    assert line.encode() in head
+    assert b"=?utf-8?" not in head.split(b"List-Unsubscribe:")[1].split(b"\r\n")[0]
 
 
-def test_bulk_and_reference_messages_mean_the_same(compiled: CompiledDay, sender: Sender) -> None:
+HEADERS = (
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Unsubscribe",
+    "From",
+    "List-Id",
+    "List-Unsubscribe-Post",
+    "Auto-Submitted",
+    "Content-Type",
+    "MIME-Version",
+)
+
+
+def test_each_header_comes_once_and_the_parts_carry_the_rendered_bodies(
+    compiled: CompiledDay, sender: Sender
+) -> None:
     who = make_recipient(name='Dœ, Jane "JD" (lab)')
-    reference, bulk = (parse(data) for data in both_ways(compiled, who, sender))
-    names = {k for k in reference if k != "Content-Type"}
-    assert names == {k for k in bulk if k != "Content-Type"}
-    for name in names:
-        assert str(bulk[name]) == str(reference[name]), name
-    for kind in ("plain", "html"):
-        assert body(bulk, kind) == body(reference, kind)
-    assert bulk["To"].addresses[0].display_name == 'Dœ, Jane "JD" (lab)'
+    rendered = render_digest(compiled, make_digest(who))
+    data = bulk_bytes(compiled, who, sender)
+    message = parse(data)
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert sorted(message.keys()) == sorted(HEADERS)
+    # ASCII, CRLF line ends only, every continuation line folded (starts with a blank).
+    assert head.isascii()
+    lines = head.split(b"\r\n")
+    assert not any(b"\n" in line or b"\r" in line for line in lines)
+    assert all(line[:1] in (b" ", b"\t") or b":" in line for line in lines)
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+    assert message["To"].addresses[0].display_name == 'Dœ, Jane "JD" (lab)'
+    assert message["To"].addresses[0].addr_spec == "ada@example.com"
+    assert str(message["Subject"]) == rendered.subject
+    text, html = message.iter_parts()
+    assert text["Content-Transfer-Encoding"] == "8bit"
+    assert html["Content-Transfer-Encoding"] == "7bit"
+    assert text.get_content_charset() == "utf-8"
+    # The bodies travel with CRLF line ends; their text is the rendered text, unchanged.
+    for kind, rendered_body in (("plain", rendered.text), ("html", rendered.html)):
+        sent = body(message, kind).replace("\r\n", "\n")
+        assert sent.rstrip("\n") == rendered_body.replace("\r\n", "\n").rstrip("\n")
 
 
 @functools.cache
@@ -102,11 +125,11 @@ def test_any_printable_name_reaches_the_to_header_intact_or_is_refused(name: str
     compiled, sender = shared_day(), make_sender("paperfeed <digest@example.org>")
     who = make_recipient(name=name)
     try:
-        _, bulk = both_ways(compiled, who, sender)
+        data = bulk_bytes(compiled, who, sender)
     except UnsafeHeaderValue:
         assert not name.isprintable()
         return
-    message = parse(bulk)
+    message = parse(data)
     assert message["To"].addresses[0].addr_spec == "ada@example.com"
     # Quoting may drop surrounding blanks; nothing else may change.
     assert message["To"].addresses[0].display_name in (name, name.strip())
@@ -123,13 +146,11 @@ def test_any_printable_name_reaches_the_to_header_intact_or_is_refused(name: str
         "Eve\x00",
     ],
 )
-def test_a_name_with_a_line_break_is_refused_by_both_builders(
+def test_a_name_with_a_line_break_is_refused(
     compiled: CompiledDay, sender: Sender, name: str
 ) -> None:
     who = make_recipient(name=name)
     rendered = render_digest(compiled, make_digest(make_recipient()))
-    with pytest.raises(UnsafeHeaderValue, match="the recipient's name"):
-        build_digest_message(rendered, who, sender=sender, message_id=MESSAGE_ID, date=NOW)
     with pytest.raises(UnsafeHeaderValue, match="the recipient's name"):
         digest_mail(compile_shell(sender), rendered, who, message_id=MESSAGE_ID, date=NOW)
 
@@ -138,11 +159,11 @@ def test_interests_with_a_line_break_stay_in_the_body(
     compiled: CompiledDay, sender: Sender
 ) -> None:
     who = make_recipient(interests="video\r\nBcc: victim@example.net\r\n\r\n<b>x</b>")
-    for data in both_ways(compiled, who, sender):
-        message = parse(data)
-        assert message["Bcc"] is None
-        assert "victim@example.net" not in data.split(b"\r\n\r\n", 1)[0].decode()
-        assert "Bcc: victim@example.net" in body(message, "plain")
+    data = bulk_bytes(compiled, who, sender)
+    message = parse(data)
+    assert message["Bcc"] is None
+    assert "victim@example.net" not in data.split(b"\r\n\r\n", 1)[0].decode()
+    assert "Bcc: victim@example.net" in body(message, "plain")
 
 
 def test_an_unsubscribe_link_that_would_break_the_header_is_refused(
@@ -215,8 +236,8 @@ def test_a_naive_date_is_refused(compiled: CompiledDay, sender: Sender) -> None:
         digest_mail(
             compile_shell(sender), rendered, make_recipient(), message_id=MESSAGE_ID, date=naive
         )
-    changed = dataclasses.replace(rendered, subject="x")
+    changed = dataclasses.replace(rendered, subject="x")  # not a cached Date either
     with pytest.raises(MailError, match="no time zone"):
-        build_digest_message(
-            changed, make_recipient(), sender=sender, message_id=MESSAGE_ID, date=naive
+        digest_mail(
+            compile_shell(sender), changed, make_recipient(), message_id=MESSAGE_ID, date=naive
         )

@@ -1,5 +1,5 @@
-"""Subjects fold into RFC 2047 encoded-words of at most 75 characters, on both send paths,
-and the footer of the text part keeps the lines of multi-line interests (issue 18, Mail)."""
+"""Subjects fold into RFC 2047 encoded-words of at most 75 characters on the send path, and
+the footer of the text part keeps the lines of multi-line interests (issue 18, Mail)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperfeed.mailer.bulk import compile_shell, digest_mail
-from paperfeed.mailer.message import (
-    Sender,
-    build_digest_message,
-    flatten,
-    fold_subject,
-)
+from paperfeed.mailer.message import Sender, fold_subject
 from paperfeed.mailer.render import CompiledDay, compile_day, render_digest
 from paperfeed.mailer.smtp import SmtpTransport
 from paperfeed.mailer.transport import Outcome
@@ -68,43 +63,36 @@ def assert_folded_right(data: bytes, subject: str) -> None:
     assert str(make_header(decode_header(value))) == subject
 
 
-def _both_ways(
-    compiled: CompiledDay, recipient: Recipient, sender: Sender, subject: str
-) -> tuple[bytes, bytes]:
+def _mail(compiled: CompiledDay, recipient: Recipient, sender: Sender, subject: str) -> bytes:
     rendered = dataclasses.replace(render_digest(compiled, make_digest(recipient)), subject=subject)
-    reference = build_digest_message(
-        rendered, recipient, sender=sender, message_id=MESSAGE_ID, date=NOW
-    )
-    bulk = digest_mail(compile_shell(sender), rendered, recipient, message_id=MESSAGE_ID, date=NOW)
-    return flatten(reference, sender=sender).data, bulk.data
+    mail = digest_mail(compile_shell(sender), rendered, recipient, message_id=MESSAGE_ID, date=NOW)
+    return mail.data
 
 
 @pytest.mark.parametrize("subject", SUBJECTS)
-def test_both_paths_fold_the_subject_into_short_encoded_words(
+def test_the_subject_folds_into_short_encoded_words(
     compiled: CompiledDay, recipient: Recipient, sender: Sender, subject: str
 ) -> None:
-    reference, bulk = _both_ways(compiled, recipient, sender, subject)
-    for data in (reference, bulk):
-        assert_folded_right(data, subject)
-    assert _subject_block(reference) == _subject_block(bulk)
+    data = _mail(compiled, recipient, sender, subject)
+    assert_folded_right(data, subject)
+    # The header is the one fold_subject writes, once.
+    assert _subject_block(data) + "\r\n" == fold_subject(subject)
+    assert len(parse(data).get_all("Subject") or []) == 1
 
 
 def test_the_long_non_ascii_subject_is_several_encoded_words(
     compiled: CompiledDay, recipient: Recipient, sender: Sender
 ) -> None:
-    reference, bulk = _both_ways(compiled, recipient, sender, SUBJECTS[0])
-    for data in (reference, bulk):
-        assert len(ENCODED_WORD.findall(_subject_block(data))) >= 2
+    data = _mail(compiled, recipient, sender, SUBJECTS[0])
+    assert len(ENCODED_WORD.findall(_subject_block(data))) >= 2
 
 
 def test_a_long_ascii_subject_stays_readable_and_folds_near_78(
     compiled: CompiledDay, recipient: Recipient, sender: Sender
 ) -> None:
-    reference, bulk = _both_ways(compiled, recipient, sender, SUBJECTS[3])
-    for data in (reference, bulk):
-        raw = _subject_block(data)
-        assert "=?" not in raw
-        assert max(map(len, raw.split("\r\n"))) <= 78
+    raw = _subject_block(_mail(compiled, recipient, sender, SUBJECTS[3]))
+    assert "=?" not in raw
+    assert max(map(len, raw.split("\r\n"))) <= 78
 
 
 def test_a_subject_arrives_folded_through_a_real_smtp_server(
@@ -141,11 +129,9 @@ def test_the_text_footer_keeps_the_lines_of_multi_line_interests(
     compiled: CompiledDay, recipient: Recipient, sender: Sender
 ) -> None:
     who = make_recipient(interests='video diffusion\n\nauthor:"Tri Dao"\r\nlike:2312.00752  ')
-    reference, bulk = _both_ways(compiled, who, sender, "x")
-    for data in (reference, bulk):
-        text = body(parse(data), "plain").replace("\r\n", "\n")
-        assert (
-            'Your interests:\n  > video diffusion\n  > author:"Tri Dao"\n  > like:2312.00752\n'
-        ) in text
+    text = body(parse(_mail(compiled, who, sender, "x")), "plain").replace("\r\n", "\n")
+    assert (
+        'Your interests:\n  > video diffusion\n  > author:"Tri Dao"\n  > like:2312.00752\n'
+    ) in text
     one = render_digest(compiled, make_digest(make_recipient(interests="state space models")))
     assert "Your interests: state space models\n" in one.text

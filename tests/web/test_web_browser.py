@@ -35,7 +35,8 @@ from paperfeed.links import (
     preferences_url,
     unsubscribe_url,
 )
-from paperfeed.mailer.message import build_digest_message, flatten, make_message_id, make_sender
+from paperfeed.mailer.bulk import compile_shell, digest_mail
+from paperfeed.mailer.message import make_message_id, make_sender
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport
 from paperfeed.mailer.views import DayView, Pick, Recipient, SubscriberDigest
@@ -151,10 +152,10 @@ def mail_digest(engine: Engine, base: str, email: str, smtp: SmtpConfig) -> None
         also_trending=tuple(e.paper.arxiv_id for e in entries if e.section == "trending"),
     )
     sender = make_sender("paperfeed <digest@paperfeed.example>")
-    message = build_digest_message(
+    mail = digest_mail(
+        compile_shell(sender),
         render_digest(compile_day(day), digest),
         recipient,
-        sender=sender,
         message_id=make_message_id("delivery", 1, domain=sender.domain),
         date=NOW,
     )
@@ -162,7 +163,7 @@ def mail_digest(engine: Engine, base: str, email: str, smtp: SmtpConfig) -> None
     async def send() -> None:
         transport = SmtpTransport(smtp, pool_size=1, max_attempts=1)
         try:
-            await transport.send([flatten(message, sender=sender)])
+            await transport.send([mail])
         finally:
             await transport.aclose()
 
