@@ -96,7 +96,7 @@ class Audit:
 
 def mail_part(data: bytes, kind: str) -> str:
     message = message_from_bytes(data, policy=policy.default)
-    part = message.get_body((kind,))  # type: ignore[attr-defined]
+    part = message.get_body((kind,))
     assert part is not None
     return str(part.get_content())
 
