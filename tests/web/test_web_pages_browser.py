@@ -180,6 +180,7 @@ def test_every_page_and_mail_reads_well_on_a_phone_and_a_desktop_in_light_and_da
     audit("confirm")
     page.click("text=Yes, confirm")
     page.wait_for_selector("text=You are subscribed")
+    audit("preferences")  # a new reader's page: the welcome, the preview of their picks
     # Opened again, the used link says so and offers no second confirmation.
     page.goto(link.group(0))
     assert page.locator("h1").inner_text() == "Already confirmed"
@@ -210,7 +211,7 @@ def test_every_page_and_mail_reads_well_on_a_phone_and_a_desktop_in_light_and_da
     editions = page.locator("#past-editions .editions a")
     assert editions.count() == 1
     assert editions.first.inner_text().strip() == "Fri, 25 Sep 2026"
-    audit("preferences")
+    audit("preferences-reader", shot=False)
 
     # The no-JS Preview says nothing was saved.
     page.fill("#interests", "protein folding")
