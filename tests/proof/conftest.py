@@ -14,11 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from paperfeed.config import Settings
 from paperfeed.web.app import create_app
-from tests.web.web_samples import NOW, Clock, MemoryTransport
-
-SECRET = "proof-secret-key-" + "p" * 32
+from tests.web.web_samples import NOW, Clock, MemoryTransport, app_settings
 
 
 @pytest.fixture
@@ -38,14 +35,7 @@ def make_app(
     """Build the app over this test's migrated database; settings can be overridden."""
 
     def build(**overrides: object) -> FastAPI:
-        settings = Settings(
-            var_dir=tmp_path / "var",
-            database_url=database_url,
-            public_url="http://testserver",
-            secret_key=SECRET,
-            mail_from="paperfeed <digest@paperfeed.example>",
-            feed_check_seconds=0,
-        ).model_copy(update=overrides)
+        settings = app_settings(tmp_path, database_url).model_copy(update=overrides)
         return create_app(settings, engine=engine, transport=transport, now=clock)
 
     return build

@@ -17,9 +17,7 @@ from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.store.db import session_scope
 from paperfeed.store.subscribers import create_subscriber
 from paperfeed.web.app import create_app
-from tests.web.web_samples import NOW, Clock, MemoryTransport, store_days
-
-SECRET = "test-secret-key-" + "k" * 32
+from tests.web.web_samples import NOW, Clock, MemoryTransport, app_settings, store_days
 
 
 @pytest.fixture
@@ -29,14 +27,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def web_settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        public_url="http://testserver",
-        secret_key=SECRET,
-        mail_from="paperfeed <digest@paperfeed.example>",
-        feed_check_seconds=0,
-    )
+    return app_settings(tmp_path, database_url)
 
 
 @pytest.fixture

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
+from paperfeed.config import Settings
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.transport import Outcome, SendResult
@@ -29,6 +31,7 @@ NOW = datetime(2026, 9, 25, 9, 0, tzinfo=UTC)
 HOSTILE_TITLE = '<script>alert("x")</script> & <b>Bold</b> claims'
 VISION_PAPER = "2609.99001"
 HOSTILE_PAPER = "2609.99002"
+SECRET = "test-secret-key-" + "k" * 32
 # For tests whose code path is the same on both databases: run once, on SQLite.
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -36,6 +39,19 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def corpus() -> list[dict[str, str]]:
     with CORPUS.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
+
+
+def app_settings(tmp_path: Path, database_url: str) -> Settings:
+    """The web and proof tests' app settings: this test's folder and database, a fixed secret,
+    no background feed checks."""
+    return Settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        public_url="http://testserver",
+        secret_key=SECRET,
+        mail_from="paperfeed <digest@paperfeed.example>",
+        feed_check_seconds=0,
+    )
 
 
 def sign_up_form(email: str, csrf: str) -> dict[str, str]:
