@@ -41,6 +41,9 @@ SKIPPED = {
     "paperfeed run": "serves until stopped; tests/e2e runs it as a real process",
     "paperfeed worker": "drains until stopped; tests/mailer/test_mail_cli.py runs it",
     '.venv/bin/pytest -m "not e2e and not faults"': "is this test suite",
+    ".venv/bin/python docs/screenshots/take.py": (
+        "runs tests/web/test_web_pages_browser.py (part of this suite) and rewrites the PNGs"
+    ),
 }
 FAKE_HF = "python -m tests.support.fake_hf --port 8999 --synthetic 20"
 CRAWL = "PAPERFEED_HF_BASE_URL=http://127.0.0.1:8999 paperfeed crawl"
