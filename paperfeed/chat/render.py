@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from paperfeed.mailer.display import subject_line, visible_text
+from paperfeed.headline import subject_line, visible_text
 from paperfeed.paper_view import PaperView, shorten
 from paperfeed.store.deliveries import EditionItem
 

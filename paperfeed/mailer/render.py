@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from paperfeed.errors import TemplateError, UnknownPaper
-from paperfeed.mailer.display import date_label, subject_line
+from paperfeed.headline import date_label, subject_line
 from paperfeed.mailer.slots import Slotted, ascii_html, cut_at_markers, escape_value, slotted
 from paperfeed.mailer.templates import compile_mjml, html_env, text_env
 from paperfeed.mailer.views import DayView, Pick, RenderedMail, SubscriberDigest

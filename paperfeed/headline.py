@@ -1,8 +1,9 @@
-"""How a digest's headline reads: the subject line and the date as people read it.
+"""A digest's headline in every channel: the subject line (a mail's subject, a chat
+message's title) and the date as people read it.
 
-A paper's own values (tidy title, author line, blurb, safe links) are ``paper_view``'s, the
-same for mail, chat, feeds and pages. Escaping is not done here (templates do it; the
-subject is folded into encoded-words by ``message.fold_subject``).
+A paper's own values (tidy title, author line, blurb, safe links) are ``paper_view``'s.
+Nothing is escaped here: each channel escapes for its own syntax (mail templates, chat
+markdown; a mail subject is folded into encoded-words by ``mailer.message.fold_subject``).
 """
 
 from __future__ import annotations
