@@ -1,4 +1,5 @@
-"""Fixed papers for the feed tests: settled daily lists with upvotes out of list order."""
+"""Fixed papers for the feed tests: settled daily lists with upvotes out of list order, and a
+feed description (also used by the proof tests)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,21 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine
 
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
+from paperfeed.feeds.rss_atom import FeedMeta
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 
 FIRST_DAY = date(2026, 9, 21)
+# A feed's description and the moment its entries are published, for tests of the documents.
+T0 = datetime(2026, 9, 22, 7, 0, tzinfo=UTC)
+META = FeedMeta(
+    title="paperfeed: trending papers",
+    description="The day's trending papers.",
+    site_url="https://paperfeed.example/",
+    self_url="https://paperfeed.example/feeds/daily.rss",
+    updated=T0,
+    author="paperfeed",
+)
 TOPICS = (
     ("Speculative Decoding with Draft Trees", "We speed up speculative decoding of LLMs."),
     ("Speculative Decoding for Vision Transformers", "Speculative decoding for vision models."),

@@ -7,25 +7,16 @@ import html
 import locale
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import feedparser
 import pytest
 
 from paperfeed.feeds.entries import FeedEntry, dated_in_order, entry_id, paper_entry
-from paperfeed.feeds.rss_atom import FeedMeta, render_feed
+from paperfeed.feeds.rss_atom import render_feed
 from paperfeed.paper_view import paper_view
 from paperfeed.store.models import Paper
-
-T0 = datetime(2026, 9, 22, 7, 0, tzinfo=UTC)
-META = FeedMeta(
-    title="paperfeed: trending papers",
-    description="The day's trending papers.",
-    site_url="https://paperfeed.example/",
-    self_url="https://paperfeed.example/feeds/daily.rss",
-    updated=T0,
-    author="paperfeed",
-)
+from tests.feeds.feed_samples import META, T0
 
 
 def paper(n: int, **changes: object) -> Paper:

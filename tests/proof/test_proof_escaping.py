@@ -12,7 +12,6 @@ import dataclasses
 import html
 import xml.etree.ElementTree as ET
 from collections import Counter
-from datetime import UTC, datetime
 from functools import cache
 
 import pytest
@@ -21,23 +20,15 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from paperfeed.feeds.entries import paper_entry
-from paperfeed.feeds.rss_atom import FeedMeta, render_feed
+from paperfeed.feeds.rss_atom import render_feed
 from paperfeed.mailer.render import compile_day, render_digest
 from paperfeed.mailer.views import DayView, Pick, SubscriberDigest
 from paperfeed.paper_view import one_line, paper_view, xml_text
 from paperfeed.store.models import Paper
+from tests.feeds.feed_samples import META, T0
 from tests.mailer.mail_samples import make_day, make_paper, make_recipient
 
 PROOF = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-T0 = datetime(2026, 9, 22, 7, 0, tzinfo=UTC)
-META = FeedMeta(
-    title="paperfeed: trending papers",
-    description="The day's trending papers.",
-    site_url="https://paperfeed.example/",
-    self_url="https://paperfeed.example/feeds/daily.rss",
-    updated=T0,
-    author="paperfeed",
-)
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
 GUID = "tag:paperfeed.example,2026:daily/2026-09-22/2609.00001"
