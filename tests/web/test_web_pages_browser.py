@@ -181,6 +181,7 @@ def test_every_page_and_mail_reads_well_on_a_phone_and_a_desktop_in_light_and_da
     page.click("text=Yes, confirm")
     page.wait_for_selector("text=You are subscribed")
     audit("preferences")  # a new reader's page: the welcome, the preview of their picks
+    welcome = page.url
     # Opened again, the used link says so and offers no second confirmation.
     page.goto(link.group(0))
     assert page.locator("h1").inner_text() == "Already confirmed"
@@ -257,6 +258,17 @@ def test_every_page_and_mail_reads_well_on_a_phone_and_a_desktop_in_light_and_da
     audit("mail-digest")
     page.goto(view.group(1))
     assert page.locator("h1").inner_text().startswith("Your papers for")
+
+    # The pages at the end of the road: unsubscribed (the reader), deleted (the new reader).
+    page.goto(f"{base}/unsubscribe/{token}")
+    page.click("form button[type=submit]")
+    page.wait_for_selector("text=You are unsubscribed")
+    audit("unsubscribed", shot=False)
+    page.goto(welcome)
+    page.check("input[name=sure]")
+    page.click("button.danger")
+    page.wait_for_selector("text=Your data is deleted")
+    audit("deleted", shot=False)
 
     assert audit.failures == {}, "\n\n".join(f"{k}:\n{v}" for k, v in audit.failures.items())
     # Every page had text to measure (a blank page would pass any contrast check).
