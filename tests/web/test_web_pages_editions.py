@@ -55,7 +55,6 @@ def listed(html: str) -> list[tuple[str, str]]:
     return [(m.group(3), m.group(2)) for m in EDITION_LINK.finditer(html)]
 
 
-@SQLITE_ONLY
 def test_preferences_list_the_newest_editions_dated_and_linked_with_a_link_to_all(
     client: TestClient, stored: Engine
 ) -> None:
@@ -98,7 +97,6 @@ def test_a_reader_without_editions_is_told_what_will_come(
     assert "No edition yet" in everything.text
 
 
-@SQLITE_ONLY
 def test_all_editions_page_newest_first_with_navigation_at_both_ends(
     client: TestClient, stored: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
