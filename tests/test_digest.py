@@ -13,9 +13,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 
 from paperfeed.corpus import CorpusCache
-from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
 from paperfeed.digest import EditionPolicy, compose_due, find_due, send_time
-from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import (
     Delivery,
@@ -27,49 +25,10 @@ from paperfeed.store.models import (
     Subscriber,
 )
 from paperfeed.store.subscribers import create_subscriber
-from tests.support.data_paths import CORPUS, DAYS, PROFILES, QRELS
+from tests.support.corpus_days import corpus, store_corpus_days
+from tests.support.data_paths import DAYS, PROFILES, QRELS
 
 POLICY = EditionPolicy()
-
-
-def _corpus() -> list[dict[str, str]]:
-    with CORPUS.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
-
-
-def _store_days(
-    engine: Engine,
-    first: date,
-    days: int,
-    per_day: int,
-    *,
-    settled: bool = True,
-    chunks: list[list[dict[str, str]]] | None = None,
-) -> None:
-    """Store ``days`` daily lists of real papers, each settled 6 h after the day ended.
-
-    Day ``n`` holds the corpus papers ``n * per_day`` onwards, or ``chunks[n]`` when given.
-    """
-    docs = _corpus()
-    for n in range(days):
-        day = first + timedelta(days=n)
-        chunk = chunks[n] if chunks is not None else docs[n * per_day : (n + 1) * per_day]
-        papers = tuple(
-            PaperRecord(arxiv_id=f"2609.{n:02d}{i:03d}", title=d["title"], abstract=d["abstract"])
-            for i, d in enumerate(chunk)
-        )
-        listings = tuple(
-            ListingRecord(day, p.arxiv_id, rank=i + 1, upvotes=100 - i, comments=0)
-            for i, p in enumerate(papers)
-        )
-        result = DayResult(
-            day=day, kind="daily", status="ok", source="api", papers=papers, listings=listings
-        )
-        crawled = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(
-            hours=7
-        )
-        with session_scope(engine) as session:
-            save_day(session, result, started_at=crawled, finished_at=crawled, settled=settled)
 
 
 def _add(engine: Engine, email: str, interests: str, **kwargs: object) -> int:
@@ -97,7 +56,7 @@ def _edition_papers(engine: Engine, subscriber_id: int) -> list[tuple[date, str,
 
 
 def test_three_consecutive_editions_and_a_rerun_never_repeat_a_paper(engine: Engine) -> None:
-    _store_days(engine, date(2026, 9, 21), days=5, per_day=60)
+    store_corpus_days(engine, date(2026, 9, 21), days=5, per_day=60)
     reader = _add(engine, "reader@example.com", "large language models\nreasoning", send_hour=8)
     corpus = CorpusCache()
     for day in (24, 25, 26):
@@ -121,7 +80,7 @@ def test_three_consecutive_editions_and_a_rerun_never_repeat_a_paper(engine: Eng
 
 
 def test_an_edition_holds_matches_then_also_trending_with_reasons(engine: Engine) -> None:
-    _store_days(engine, date(2026, 9, 21), days=2, per_day=80)
+    store_corpus_days(engine, date(2026, 9, 21), days=2, per_day=80)
     reader = _add(engine, "r@example.com", '"language models"', send_hour=7)
     compose_due(
         engine, now=datetime(2026, 9, 23, 8, tzinfo=UTC), policy=POLICY, corpus=CorpusCache()
@@ -143,7 +102,7 @@ def test_an_edition_holds_matches_then_also_trending_with_reasons(engine: Engine
 
 
 def test_nothing_matching_gives_trending_only_or_nothing_per_policy(engine: Engine) -> None:
-    _store_days(engine, date(2026, 9, 21), days=2, per_day=40)
+    store_corpus_days(engine, date(2026, 9, 21), days=2, per_day=40)
     a = _add(engine, "a@example.com", "zzyzx quokka husbandry", send_hour=7)
     now = datetime(2026, 9, 23, 8, tzinfo=UTC)
     summary = compose_due(engine, now=now, policy=POLICY, corpus=CorpusCache())
@@ -165,10 +124,10 @@ def test_a_day_with_nothing_relevant_sends_no_matched_paper(engine: Engine) -> N
     profile = next(p for p in _jsonl(PROFILES) if p["profile_id"] == "P02")
     relevant = {r["doc_id"] for r in _jsonl(QRELS) if r["profile_id"] == "P02" and r["grade"]}
     day = next(d for d in _jsonl(DAYS) if d["day"] == "2026-01-05")
-    by_id = {d["doc_id"]: d for d in _corpus()}
+    by_id = {d["doc_id"]: d for d in corpus()}
     papers = [by_id[i] for i in day["doc_ids"]]
     assert not relevant & set(day["doc_ids"]), "the fixture day must hold nothing relevant"
-    _store_days(engine, date(2026, 9, 21), days=1, per_day=len(papers), chunks=[papers])
+    store_corpus_days(engine, date(2026, 9, 21), days=1, per_day=len(papers), chunks=[papers])
     interests = "\n".join(profile["interests"])
     reader = _add(engine, "p02@example.com", interests, send_hour=7)
     now = datetime(2026, 9, 22, 8, tzinfo=UTC)
@@ -190,7 +149,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def test_unsettled_days_are_not_used(engine: Engine) -> None:
-    _store_days(engine, date(2026, 9, 21), days=2, per_day=40, settled=False)
+    store_corpus_days(engine, date(2026, 9, 21), days=2, per_day=40, settled=False)
     reader = _add(engine, "r@example.com", "language models", send_hour=7)
     summary = compose_due(
         engine, now=datetime(2026, 9, 23, 8, tzinfo=UTC), policy=POLICY, corpus=CorpusCache()
@@ -200,7 +159,7 @@ def test_unsettled_days_are_not_used(engine: Engine) -> None:
 
 
 def test_weekly_subscribers_get_one_edition_covering_the_week(engine: Engine) -> None:
-    _store_days(engine, date(2026, 9, 14), days=7, per_day=30)  # Mon 14 .. Sun 20
+    store_corpus_days(engine, date(2026, 9, 14), days=7, per_day=30)  # Mon 14 .. Sun 20
     weekly = _add(
         engine,
         "w@example.com",
@@ -221,7 +180,7 @@ def test_weekly_subscribers_get_one_edition_covering_the_week(engine: Engine) ->
 
 
 def test_exclusions_keep_papers_out_of_matches_and_trending(engine: Engine) -> None:
-    _store_days(engine, date(2026, 9, 21), days=2, per_day=80)
+    store_corpus_days(engine, date(2026, 9, 21), days=2, per_day=80)
     plain = _add(engine, "a@example.com", "language models", send_hour=7)
     excluding = _add(engine, "b@example.com", "language models\n-reasoning", send_hour=7)
     compose_due(

@@ -13,19 +13,17 @@ timeouts are generous: a feed may wait its turn in line for a minute, a page for
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
-from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
-from paperfeed.store.crawls import save_day
-from paperfeed.store.db import session_scope
 from paperfeed.web.app import TOPIC_BUILD_SLOTS
+from tests.support.corpus_days import store_corpus_days
 from tests.web.web_process import served
-from tests.web.web_samples import SQLITE_ONLY, corpus
+from tests.web.web_samples import SQLITE_ONLY
 
 DAYS = 7
 PER_DAY = 60
@@ -52,32 +50,6 @@ WORDS = [
     "planning",
     "translation",
 ]
-
-
-def store_week(engine: Engine) -> None:
-    """Seven settled daily lists of 60 real papers each."""
-    docs = corpus()
-    first = date(2026, 9, 14)
-    for n in range(DAYS):
-        day = first + timedelta(days=n)
-        chunk = docs[n * PER_DAY : (n + 1) * PER_DAY]
-        papers = tuple(
-            PaperRecord(arxiv_id=f"2609.{n:02d}{i:03d}", title=d["title"], abstract=d["abstract"])
-            for i, d in enumerate(chunk)
-        )
-        listings = tuple(
-            ListingRecord(day, p.arxiv_id, rank=i + 1, upvotes=100 - i, comments=0)
-            for i, p in enumerate(papers)
-        )
-        at = datetime.combine(day + timedelta(days=1), time(7), UTC)
-        with session_scope(engine) as session:
-            save_day(
-                session,
-                DayResult(day, "daily", "ok", "api", papers=papers, listings=listings),
-                started_at=at,
-                finished_at=at,
-                settled=True,
-            )
 
 
 def topics(n: int) -> list[str]:
@@ -112,7 +84,7 @@ async def crowd(url: str) -> tuple[list[httpx.Response], list[httpx.Response]]:
 def test_a_crowd_of_distinct_topic_feeds_never_starves_pages_or_health(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    store_week(engine)
+    store_corpus_days(engine, date(2026, 9, 14), DAYS, PER_DAY)  # a settled week
     settings = {
         "PAPERFEED_DATABASE_URL": database_url,
         "PAPERFEED_VAR_DIR": str(tmp_path / "var"),
