@@ -4,7 +4,9 @@ Python knows ~600 zone names, many of them legacy aliases (``US/Pacific``) or tr
 (``Etc/GMT+5`` is UTC−5). The forms offer only the zones tzdata's ``zone.tab`` lists per
 country, plus UTC, grouped by region (one ``<optgroup>`` each) and labelled by city
 ("Buenos Aires, Argentina"), so a phone's select neither truncates the useful part nor hides
-it, and typing a city's first letters finds it with or without JavaScript. A stored zone
+it, and typing a city's first letters finds it with or without JavaScript. Each choice also
+names the aliases tzdata links to it (``Asia/Calcutta`` for ``Asia/Kolkata``: what Chromium's
+``Intl`` reports in India), so the sign-up form can still pre-select a browser's zone. A stored zone
 that is not in the list (a legacy alias from the command line or an import) is offered too,
 so saving the page never changes it unasked. Knows nothing of routes or the store.
 """
@@ -25,6 +27,7 @@ class Zone:
 
     name: str
     label: str
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +63,28 @@ def _known() -> frozenset[str]:
 
 
 @cache
+def _aliases() -> dict[str, tuple[str, ...]]:
+    """Each listed zone and the unlisted names tzdata links to it (tzdata.zi's ``L`` lines)."""
+    table = files("tzdata").joinpath("zoneinfo", "tzdata.zi").read_text(encoding="utf-8")
+    listed = canonical_zones()
+    found: dict[str, list[str]] = {"UTC": ["Etc/UTC"]}
+    for line in table.splitlines():
+        if not line.startswith("L "):
+            continue
+        _, target, alias = line.split()[:3]
+        target = "UTC" if target == "Etc/UTC" else target
+        if target in listed and alias not in listed:
+            found.setdefault(target, []).append(alias)
+    return {name: tuple(sorted(names)) for name, names in found.items()}
+
+
+@cache
 def _regions() -> tuple[Region, ...]:
     grouped: dict[str, list[Zone]] = {}
+    aliases = _aliases()
     for name in canonical_zones():
         region = name.split("/", 1)[0] if "/" in name else "UTC"
-        grouped.setdefault(region, []).append(Zone(name, _label(name)))
+        grouped.setdefault(region, []).append(Zone(name, _label(name), aliases.get(name, ())))
     return tuple(
         Region(region, tuple(sorted(zones, key=lambda z: (z.label.casefold(), z.name))))
         for region, zones in sorted(grouped.items(), key=lambda kv: (kv[0] != "UTC", kv[0]))

@@ -176,6 +176,11 @@ def test_time_zones_are_canonical_grouped_by_region_and_labelled_by_city() -> No
     assert labels["America/Los_Angeles"] == "Los Angeles"
     assert 300 < len(labels) < 450  # not the ~600 names with aliases
     assert all(z.name.startswith(r.name) for r in regions.values() for z in r.zones)
+    # The names a browser may report instead are kept with the zone they stand for.
+    aliases = {z.name: z.aliases for r in regions.values() for z in r.zones}
+    assert "Asia/Calcutta" in aliases["Asia/Kolkata"]
+    assert "US/Pacific" in aliases["America/Los_Angeles"]
+    assert "Etc/UTC" in aliases["UTC"]
 
 
 @SQLITE_ONLY

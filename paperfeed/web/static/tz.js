@@ -7,8 +7,12 @@
   if (select.getAttribute("data-auto") === "1") {
     var zone;
     try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = null; }
+    // Browsers may report a zone by an older name (Chromium: Asia/Calcutta); options list
+    // the names tzdata links to them.
     for (var i = 0; zone && i < select.options.length; i++) {
-      if (select.options[i].value === zone) { select.selectedIndex = i; break; }
+      var o = select.options[i];
+      var other = (o.getAttribute("data-aliases") || "").split(" ");
+      if (o.value === zone || other.indexOf(zone) >= 0) { select.selectedIndex = i; break; }
     }
   }
   var filter = document.getElementById("timezone-filter");
