@@ -20,6 +20,13 @@ or "trending"; ``rank`` counts from 1 within the digest. ``--ranker hybrid`` nee
 ``semantic`` extra; vectors are computed here, in memory (``--vectors FILE.npz`` keeps them
 between runs). ``--threshold`` overrides the default threshold, for a precision-recall sweep
 (``bench/digest_curve.py``).
+
+``--feedback QRELS.jsonl``: after each day the reader rates every matched paper they were
+sent, "more like this" when the judgments grade it 1 or more and "less like this"
+otherwise, through ``paperfeed.store.ratings.record`` (the function the web endpoint calls)
+into a scratch SQLite database, and the next days rank with the profile learned from those
+rows (``paperfeed.learned_profiles.feedback_of``, as compose reads them). Score it from
+day 3 on: ``evaluate_digests.py ... --from-day 3``.
 """
 
 from __future__ import annotations
@@ -27,21 +34,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ranking_run import interest_text, read_jsonl, to_document
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
 
 from paperfeed.digest import EditionPolicy, by_upvotes, select_papers
+from paperfeed.learned_profiles import feedback_of
+from paperfeed.ranking.feedback import FeedbackSettings, with_feedback
 from paperfeed.ranking.interests import Interests, parse_interests
 from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.ranker import LexicalRanker, Ranker
 from paperfeed.ranking.stats import TermStats
+from paperfeed.store.db import make_engine, session_scope
+from paperfeed.store.models import Paper, Subscriber
+from paperfeed.store.ratings import LESS, MORE, record
+from paperfeed.store.subscribers import new_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +84,83 @@ def make_ranker(
     *,
     threshold: float | None,
     vectors: Any = None,
+    learning: FeedbackSettings | None = None,
 ) -> Ranker[Any]:
-    """The ranker the service would build over ``stats``: lexical, or hybrid over ``vectors``."""
+    """The ranker the service would build over ``stats``: lexical, or hybrid over ``vectors``.
+
+    ``learning`` replaces the ranker's default weighing of ratings (a tuning sweep).
+    """
     if kind == "lexical":
+        lexical_knobs: dict[str, Any] = {} if learning is None else {"feedback": learning}
         if threshold is None:
-            return LexicalRanker(stats, known=known)
-        return LexicalRanker(stats, known=known, threshold=threshold)
+            return LexicalRanker(stats, known=known, **lexical_knobs)
+        return LexicalRanker(stats, known=known, threshold=threshold, **lexical_knobs)
     from paperfeed.ranking.hybrid import HybridRanker, HybridSettings
 
-    settings = HybridSettings() if threshold is None else HybridSettings(threshold=threshold)
-    return HybridRanker(LexicalRanker(stats, known=known), vectors, settings)
+    knobs: dict[str, Any] = {} if threshold is None else {"threshold": threshold}
+    if learning is not None:
+        knobs["feedback"] = learning
+    return HybridRanker(LexicalRanker(stats, known=known), vectors, HybridSettings(**knobs))
+
+
+class Ratings:
+    """The simulated readers' clicks, stored as the service stores them (scratch SQLite).
+
+    One subscriber row per profile and a paper row per corpus paper (ratings reference both);
+    ``rate`` goes through ``store.ratings.record``, ``learned`` through
+    ``learned_profiles.feedback_of``, the two functions the web endpoint and compose call.
+    """
+
+    def __init__(self, engine: Engine, docs: Mapping[str, Document], n_profiles: int) -> None:
+        self.engine = engine
+        SQLModel.metadata.create_all(engine)
+        self.now = datetime(2026, 1, 5, 12, tzinfo=UTC)
+        with session_scope(engine) as session:
+            for doc in docs.values():
+                session.add(
+                    Paper(
+                        arxiv_id=doc.paper_id,
+                        title=doc.title,
+                        abstract=doc.abstract,
+                        authors=list(doc.authors),
+                        ai_keywords=list(doc.ai_keywords),
+                        first_seen_at=self.now,
+                        updated_at=self.now,
+                    )
+                )
+            subscribers = [
+                Subscriber(
+                    email=f"p{i}@example.org",
+                    token=new_token(),
+                    created_at=self.now,
+                    updated_at=self.now,
+                )
+                for i in range(n_profiles)
+            ]
+            session.add_all(subscribers)
+            session.flush()
+            self.ids = [s.id or 0 for s in subscribers]
+
+    def rate(self, row: int, paper_id: str, more: bool) -> None:
+        """Profile ``row`` clicks "more like this" (``more``) or "less like this"."""
+        self.now += timedelta(seconds=1)  # later clicks are more recent
+        with session_scope(self.engine) as session:
+            record(session, self.ids[row], paper_id, MORE if more else LESS, now=self.now)
+
+    def learned(self, interests: Sequence[Interests]) -> list[Interests]:
+        """Each profile's interests with what it rated so far."""
+        with session_scope(self.engine) as session:
+            feedback = feedback_of(session, self.ids)
+        return [with_feedback(i, feedback.get(self.ids[row])) for row, i in enumerate(interests)]
+
+
+def read_judgments(path: Path) -> dict[str, set[str]]:
+    """Per profile, the papers graded 1 or more (what the simulated reader likes)."""
+    out: dict[str, set[str]] = {}
+    for row in read_jsonl(path):
+        if int(row["grade"]) >= 1:
+            out.setdefault(str(row["profile_id"]), set()).add(str(row["doc_id"]))
+    return out
 
 
 def digests(
@@ -89,14 +173,25 @@ def digests(
     threshold: float | None = None,
     vectors: Any = None,
     corpus_stats: TermStats | None = None,
+    judgments: Mapping[str, set[str]] | None = None,
+    learning: FeedbackSettings | None = None,
 ) -> list[dict[str, Any]]:
     """Every profile's digest of every day, as RUN rows.
 
     Statistics grow day by day with the papers seen so far, unless ``corpus_stats`` (fixed
-    statistics, e.g. over the whole corpus) are given.
+    statistics, e.g. over the whole corpus) are given. With ``judgments`` (per profile the
+    papers it finds relevant) each profile rates the papers it was sent as matches after
+    each day, and later days rank with what was learned (``Ratings``).
     """
     policy = policy or EditionPolicy()
-    interests: list[Interests] = [parse_interests(interest_text(p)) for p in profiles]
+    written: list[Interests] = [parse_interests(interest_text(p)) for p in profiles]
+    interests = written
+    ratings: Ratings | None = None
+    scratch = tempfile.TemporaryDirectory() if judgments is not None else None
+    if scratch is not None:
+        documents = {d.paper_id: d for day in days for d in day.papers}
+        engine = make_engine(f"sqlite:///{scratch.name}/ratings.db")
+        ratings = Ratings(engine, documents, len(profiles))
     stats = TermStats()
     known: dict[str, Document] = {}
     sent: list[set[str]] = [set() for _ in profiles]
@@ -111,7 +206,10 @@ def digests(
             dict(known),
             threshold=threshold,
             vectors=vectors,
+            learning=learning,
         )
+        if ratings is not None:
+            interests = ratings.learned(written)
         index = ranker.index_day(day.papers)
         ranked = ranker.rank(index, interests, top_k=len(day.papers))
         by_votes = by_upvotes((d.paper_id, d.upvotes) for d in day.papers)
@@ -128,6 +226,9 @@ def digests(
             )
             for rank, paper in enumerate(selection.papers, start=1):
                 sent[row].add(paper.paper_id)
+                if ratings is not None and judgments is not None and paper.section == "matched":
+                    liked = paper.paper_id in judgments.get(str(profile["profile_id"]), set())
+                    ratings.rate(row, paper.paper_id, liked)
                 rows.append(
                     {
                         "profile_id": profile["profile_id"],
@@ -137,6 +238,8 @@ def digests(
                         "section": paper.section,
                     }
                 )
+    if scratch is not None:
+        scratch.cleanup()
     return rows
 
 
@@ -167,6 +270,14 @@ def main(argv: list[str] | None = None) -> int:
         help="term statistics over the papers seen so far (as in service; the default) or "
         "over the whole corpus from day one",
     )
+    parser.add_argument(
+        "--feedback",
+        type=Path,
+        default=None,
+        metavar="QRELS.jsonl",
+        help="after each day, rate the matched papers sent (grade >= 1: more like this; "
+        "otherwise less) and learn from it on the following days",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -182,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         threshold=args.threshold,
         vectors=vectors,
         corpus_stats=TermStats.from_documents(corpus.values()) if args.stats == "corpus" else None,
+        judgments=read_judgments(args.feedback) if args.feedback is not None else None,
     )
     if vectors is not None:
         vectors.save()

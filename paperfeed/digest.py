@@ -24,6 +24,8 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache, to_document
+from paperfeed.learned_profiles import feedback_of
+from paperfeed.ranking.feedback import with_feedback
 from paperfeed.ranking.interests import Interests, parse_interests
 from paperfeed.ranking.ranker import Ranker, Ranking
 from paperfeed.store.db import session_scope
@@ -221,6 +223,8 @@ def _compose_batch(
     until = max(d.local_date for d in batch)
     with session_scope(engine) as session:
         listed = settled_papers(session, since=since, until=until)
+        # What each reader rated: the learned part of their profile.
+        learned = feedback_of(session, ids) if listed else {}
     # Ranked outside a transaction: the hybrid ranker stores vectors it had to compute, and
     # on SQLite a write from another connection would leave this one's snapshot stale.
     ranked: Ranking | None = None
@@ -233,7 +237,10 @@ def _compose_batch(
             index = indexes[key] = ranker.index_day(
                 [to_document(p.paper, upvotes=p.upvotes) for p in listed]
             )
-        interests = [parsed_interests(d.subscriber.interests) for d in batch]
+        interests = [
+            with_feedback(parsed_interests(d.subscriber.interests), learned.get(ids[row]))
+            for row, d in enumerate(batch)
+        ]
         ranked = ranker.rank(index, interests, top_k=len(listed))
     with session_scope(engine, write_lock=True) as session:
         # The ledger is read in the transaction that writes: a paper sent meanwhile by a
@@ -449,11 +456,14 @@ def pick_papers(
             listed = settled_papers(session, since=since, until=local_date)
         previous: datetime | None = None
         sent: set[str] = set()
+        learned = None
         if subscriber_id is not None and listed:
             previous = last_edition_at(session, [subscriber_id]).get(subscriber_id)
             ids = [p.paper.arxiv_id for p in listed]
             sent = sent_papers(session, [subscriber_id], ids).get(subscriber_id, set())
-    parsed = parsed_interests(interests)
+            learned = feedback_of(session, [subscriber_id]).get(subscriber_id)
+    # The subscriber's ratings join the (possibly edited, previewed) interest text.
+    parsed = with_feedback(parsed_interests(interests), learned)
     # Ranked as compose ranks: the window's papers indexed together, outside a transaction.
     ranker = corpus.ranker(engine)
     ranked: Ranking | None = None

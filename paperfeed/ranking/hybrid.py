@@ -18,6 +18,14 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from paperfeed.ranking.feedback import (
+    HYBRID_FEEDBACK,
+    FeedbackSettings,
+    LearnedReasons,
+    feedback_scores,
+    rated_table,
+    semantic_closeness,
+)
 from paperfeed.ranking.index import DayIndex
 from paperfeed.ranking.interests import Interests
 from paperfeed.ranking.paper_record import Document
@@ -41,6 +49,7 @@ from paperfeed.ranking.semantic import (
     excluded_by_meaning,
     exclusion_layout,
     fuse,
+    reciprocal_ranks,
     semantic_scores,
     topic_layout,
     topic_weights,
@@ -79,6 +88,8 @@ class HybridSettings:
     rrf_k: int = RRF_K
     threshold: float = HYBRID_THRESHOLD
     exclusion_cosine: float = EXCLUSION_COSINE
+    # How ratings weigh, on the cosine with the rated papers (``feedback``).
+    feedback: FeedbackSettings = HYBRID_FEEDBACK
 
 
 class HybridBatch(RankedBatch):
@@ -170,11 +181,21 @@ class HybridRanker:
         by_meaning = excluded_by_meaning(
             self.exclusion_table(subscribers), day.vectors, cosine=knobs.exclusion_cosine
         )
+        table = rated_table(subscribers)
+        closeness = (
+            semantic_closeness(self.vectors.paper_vectors(table.docs), day.vectors)
+            if table is not None
+            else None
+        )
+
+        def rank_bonus(preference: FloatArray) -> FloatArray:
+            # Nearer a liked paper is a third ranking, fused as the other two are.
+            return knobs.semantic_weight * reciprocal_ranks(preference, knobs.rrf_k)
 
         def score(chunk: slice) -> SubscriberScores:
             lexical = score_subscribers(day.lexical, subscribers[chunk], like_rows=like_rows)
             semantic = semantic_scores(weights, topics, chunk)
-            return fuse(
+            fused = fuse(
                 lexical,
                 semantic,
                 threshold=self.threshold,
@@ -182,6 +203,11 @@ class HybridRanker:
                 weights=(knobs.lexical_weight, knobs.semantic_weight),
                 rrf_k=knobs.rrf_k,
                 excluded=by_meaning[chunk],
+            )
+            if table is None or closeness is None:
+                return fused
+            return feedback_scores(
+                fused, table, closeness, chunk, knobs.feedback, rank_bonus=rank_bonus
             )
 
         ranked = top_in_chunks(
@@ -191,7 +217,7 @@ class HybridRanker:
             top_k=min(top_k, day.n_docs),
             threshold=self.threshold,
         )
-        return HybridBatch(
+        batch = HybridBatch(
             day,
             subscribers,
             ranked,
@@ -200,3 +226,8 @@ class HybridRanker:
             semantic_threshold=knobs.semantic_threshold,
             excluded_by_meaning=by_meaning,
         )
+        if table is not None and closeness is not None:
+            batch.learned_reasons = LearnedReasons(
+                table, closeness, minimum=knobs.feedback.like_start
+            )
+        return batch

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from paperfeed.ranking.query import QueryPlan, plan_query
 from paperfeed.ranking.text import (
@@ -21,6 +22,9 @@ from paperfeed.ranking.text import (
     name_tokens,
     stem_words,
 )
+
+if TYPE_CHECKING:
+    from paperfeed.ranking.feedback import Feedback
 
 MAX_TEXT_CHARS = 20_000
 MAX_TOPICS = 50
@@ -98,6 +102,8 @@ class Interests:
     authors: tuple[AuthorQuery, ...] = ()
     likes: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # What the reader rated (``feedback.with_feedback``), never parsed from the text.
+    feedback: Feedback | None = field(default=None, compare=False, repr=False)
     plan: QueryPlan = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -107,7 +113,8 @@ class Interests:
     @property
     def empty(self) -> bool:
         """True when nothing can select a paper (exclusions alone select nothing)."""
-        return not (self.topics or self.authors or self.likes)
+        liked = self.feedback is not None and bool(self.feedback.liked)
+        return not (self.topics or self.authors or self.likes or liked)
 
     def describe(self) -> tuple[str, ...]:
         """What was understood, one line per item, for the preferences page."""

@@ -16,6 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.ranking.features import document_features
+from paperfeed.ranking.feedback import (
+    LEXICAL_FEEDBACK,
+    FeedbackSettings,
+    LearnedReasons,
+    feedback_scores,
+    lexical_closeness,
+    rated_table,
+)
 from paperfeed.ranking.index import DayIndex, build_day_index, doc_term_weights
 from paperfeed.ranking.interests import Interests
 from paperfeed.ranking.paper_record import Document
@@ -100,6 +108,8 @@ class RankedBatch(Sequence[tuple[ScoredPaper, ...]]):
         self.positions, self.scores = ranked
         self._liked = liked
         self._excluded: npt.NDArray[np.bool_] | None = None
+        # "because you liked: <title>", when the batch has ratings (``feedback``).
+        self.learned_reasons: LearnedReasons | None = None
 
     def __len__(self) -> int:
         return len(self._subscribers)
@@ -139,7 +149,12 @@ class RankedBatch(Sequence[tuple[ScoredPaper, ...]]):
 
     def reasons(self, item: int, interests: Interests, position: int) -> tuple[str, ...]:
         """Why the paper at ``position`` was picked for subscriber ``item``."""
-        return explain(interests, self._index, position, liked=self._liked)
+        reasons = explain(interests, self._index, position, liked=self._liked)
+        if self.learned_reasons is not None:
+            liked = self.learned_reasons.reason(item, position)
+            if liked is not None:
+                reasons = (*reasons, liked)
+        return reasons
 
     def excluded(self, item: int) -> frozenset[str]:
         """Ids of the day's papers this subscriber excluded (or liked already)."""
@@ -163,11 +178,14 @@ class LexicalRanker:
         known: Mapping[str, Document] | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         chunk_size: int = CHUNK_SUBSCRIBERS,
+        feedback: FeedbackSettings = LEXICAL_FEEDBACK,
     ) -> None:
         self.stats = stats
         self.known: Mapping[str, Document] = known or {}
         self.threshold = threshold
         self.chunk_size = max(1, chunk_size)
+        # How ratings (``Interests.feedback``) weigh: tuned on the dev days.
+        self.feedback = feedback
 
     def index_day(self, papers: Sequence[Document]) -> DayIndex:
         """Index one day's papers against the stored statistics."""
@@ -196,14 +214,28 @@ class LexicalRanker:
         """Per subscriber, up to ``top_k`` papers scoring at least the threshold, best first."""
         liked = self.liked(day, subscribers)
         like_rows = packed_likes(liked)
+        table = rated_table(subscribers)
+        closeness = lexical_closeness(day, table.docs) if table is not None else None
+
+        def score(chunk: slice) -> SubscriberScores:
+            scores = score_subscribers(day, subscribers[chunk], like_rows=like_rows)
+            if table is None or closeness is None:
+                return scores
+            return feedback_scores(scores, table, closeness, chunk, self.feedback)
+
         ranked = top_in_chunks(
             len(subscribers),
             self.chunk_size,
-            lambda chunk: score_subscribers(day, subscribers[chunk], like_rows=like_rows),
+            score,
             top_k=min(top_k, day.n_docs),
             threshold=self.threshold,
         )
-        return RankedBatch(day, subscribers, ranked, liked)
+        batch = RankedBatch(day, subscribers, ranked, liked)
+        if table is not None and closeness is not None:
+            batch.learned_reasons = LearnedReasons(
+                table, closeness, minimum=self.feedback.like_start
+            )
+        return batch
 
 
 def packed_likes(liked: Mapping[str, LikedQuery]) -> dict[str, PackedRows]:

@@ -168,7 +168,7 @@ def semantic_scores(
     return SemanticScores(soft=soft.astype(np.float32), best=best.astype(np.float32))
 
 
-def _reciprocal_ranks(scores: FloatArray, k: int) -> FloatArray:
+def reciprocal_ranks(scores: FloatArray, k: int) -> FloatArray:
     """1 / (k + rank) of each paper in each row's ranking (rank 1 is the best score).
 
     A paper scoring 0 is not in that ranking at all and gets 0: otherwise the order of
@@ -214,8 +214,8 @@ def fuse(
     do papers ``excluded`` by meaning (``excluded_by_meaning``).
     """
     lexical_weight, semantic_weight = weights
-    score = lexical_weight * _reciprocal_ranks(lexical.score, rrf_k)
-    score += semantic_weight * _reciprocal_ranks(semantic.soft, rrf_k)
+    score = lexical_weight * reciprocal_ranks(lexical.score, rrf_k)
+    score += semantic_weight * reciprocal_ranks(semantic.soft, rrf_k)
     topics = lexical.topics if lexical.topics is not None else lexical.evidence
     scale = np.sqrt(np.maximum(semantic.soft, SEMANTIC_SCALE_MIN) / SEMANTIC_REFERENCE)
     evidence = topics * scale + semantic_evidence(

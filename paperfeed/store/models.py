@@ -324,3 +324,19 @@ class TopicEmbedding(SQLModel, table=True):
     text: str = Field(sa_type=Text)
     vector: bytes = Field(sa_type=LargeBinary)
     created_at: datetime = _ts()
+
+
+class Rating(SQLModel, table=True):
+    """A reader's "more like this" (+1) or "less like this" (-1) on a paper they were sent.
+
+    One row per (subscriber, paper): a later click replaces the earlier one, so the latest
+    wins. Deleted with the subscriber (and with the paper, which housekeeping may drop).
+    """
+
+    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id", name="uq_rating_paper"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    paper_id: str = Field(foreign_key="paper.arxiv_id", max_length=32, ondelete="CASCADE")
+    value: int
+    created_at: datetime = _ts()
