@@ -48,6 +48,10 @@ CHAT_NOTICES = {  # after a "Chat and push" form (web/chat_settings.py)
     "removed": "Address removed.",
     "saved": "Saved.",
 }
+TEAM_PAGE = (
+    "This is a team digest: it is managed by whoever runs this paperfeed "
+    "(paperfeed teams add, list and remove), not from this page."
+)
 NOT_FOUND = (
     "No subscription has this link. It may have been deleted, or the link was cut short: "
     "copy the whole link from one of our mails."
@@ -60,6 +64,10 @@ def _known(session: Session, token: str) -> Subscriber:
     if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
         # A pending sign-up has no pages yet: its token is only revealed by confirming.
         raise PageError(404, NOT_FOUND, title="Unknown link")
+    if subscriber.name is not None:
+        # A team digest's link is in every post to its channel (the edition page): anyone
+        # there could change, move or delete it. Its operator manages it from the CLI.
+        raise PageError(403, TEAM_PAGE, title="A team digest")
     return subscriber
 
 
@@ -239,6 +247,8 @@ async def delete_data(request: Request, token: str, state: AppStateDep) -> HTMLR
             subscriber = find_by_token(session, token)
             if subscriber is None:
                 raise PageError(404, NOT_FOUND, title="Unknown link")
+            if subscriber.name is not None:
+                raise PageError(403, TEAM_PAGE, title="A team digest")
             email, feed_token = subscriber.email, subscriber.feed_token
             remove_subscriber(session, subscriber)
         if state.settings.smtp_url is None:

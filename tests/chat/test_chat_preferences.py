@@ -25,6 +25,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 SECRET = "TIiajkdnlazkcOXrIdevi7FQ"
 SLACK = f"slack://T1JJ3T3L2/A1BRTD4JD/{SECRET}/#general"
 NATIVE = f"https://hooks.slack.com/services/T1JJ3T3L2/B0RTD4JD1/{SECRET}"
+DISCORD = "discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js"
 
 
 @pytest.fixture
@@ -142,11 +143,28 @@ def test_forms_need_the_csrf_token_and_other_peoples_addresses_stay(
     assert other.token != token
 
 
-def test_a_team_page_shows_its_name_and_no_email_box(client: TestClient, engine: Engine) -> None:
+def test_a_teams_pages_cannot_change_it(client: TestClient, engine: Engine) -> None:
+    """A team's link is in every post to its channel: its pages change nothing."""
     with session_scope(engine) as session:
         team, _ = create_team(session, name="vision-lab", url=SLACK, interests="x y", now=NOW)
-    page = client.get(f"/u/{team.token}").text
-    assert "team vision-lab" in page
-    assert "slack://…/…i7FQ" in page
-    assert "email_digest" not in page
-    assert SECRET not in page
+    page = client.get(f"/u/{team.token}")
+    assert page.status_code == 403
+    assert "team digest" in page.text
+    assert SECRET not in page.text
+    csrf = CSRF.search(client.get("/").text)
+    assert csrf
+    for path, fields in (
+        ("", {"interests": "something else", "timezone": "UTC", "send_hour": "7"}),
+        ("/chat", {"address": DISCORD}),
+        ("/delete", {"sure": "yes"}),
+        ("/reset-link", {}),
+    ):
+        response = client.post(f"/u/{team.token}{path}", data={"csrf": csrf.group(1), **fields})
+        assert response.status_code == 403, path
+    one_click = client.post(f"/unsubscribe/{team.token}", data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 403
+    with session_scope(engine) as session:
+        kept = find_by_token(session, team.token)
+        assert kept is not None
+        assert (kept.interests, kept.status) == ("x y", "active")
+        assert len(list_addresses(session, kept.id or 0)) == 1
