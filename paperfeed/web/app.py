@@ -31,6 +31,7 @@ from paperfeed.mailer.transport import Transport
 from paperfeed.mailer.transport_choice import open_transport
 from paperfeed.store.db import make_engine
 from paperfeed.web import browse, chat_settings, feed_routes, manage, ops, past_editions, signup
+from paperfeed.web import feedback as rating_routes
 from paperfeed.web.feed_gate import BuildGate
 from paperfeed.web.pages import (
     PageError,
@@ -156,7 +157,7 @@ def create_app(
     )
     app.state.paperfeed = state
     routers = (signup.router, manage.router, chat_settings.router, past_editions.router)
-    for router in (*routers, browse.router, ops.router):
+    for router in (*routers, rating_routes.router, browse.router, ops.router):
         app.include_router(router)
     app.feeds = feed_routes.feeds_app(state, https=settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
