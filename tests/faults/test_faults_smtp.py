@@ -8,7 +8,7 @@ says does not exist, failed as bounced with its subscriber marked bounced), none
 pending or in flight, the server holds exactly the sent Message-IDs, each addressed to its
 own subscriber, and a message arrived twice only where the server took it without the
 client hearing the 250 (a dropped line, a client timeout): at most once per such loss, which
-is the in-flight bound the outbox documents (README "Outbox", paperfeed/mailer/outbox.py,
+is the in-flight bound the outbox documents (README "Outbox", paperfeed/outbox/send_pass.py,
 paperfeed/mailer/transport.py). Between passes nothing is given up on.
 
 Faults → tests:
