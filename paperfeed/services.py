@@ -3,7 +3,8 @@
 The scheduler (``paperfeed run``), ``paperfeed tick`` and the job commands take their parts
 from here instead of each building them: the database engine, the corpus statistics with the
 configured ranker (``CorpusCache``), the edition policy, the mail transport factory and the
-delivery channels (the outbox picks a channel's transport by the delivery's kind).
+delivery channels: a factory per delivery kind the outbox registry knows (``email``, chat),
+which the send job hands to the outbox.
 
 Building opens no connection to a mail server or Hugging Face. The corpus and the policy are
 built on first use, so a command that only sends does not load the ranking code; the
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -26,10 +28,11 @@ if TYPE_CHECKING:
     from paperfeed.corpus import CorpusCache
     from paperfeed.digest import EditionPolicy
     from paperfeed.mailer.transport import Transport
+    from paperfeed.outbox.channel import Channel
 
 Clock = Callable[[], datetime]
-# What a channel gives the outbox: a fresh transport per pass, closed by the outbox.
-TransportFactory = Callable[[], "Transport"]
+# How the outbox gets a kind's channel: a fresh one per pass (or per pause), closed by it.
+ChannelFactory = Callable[[], "Channel"]
 
 
 def utc_now() -> datetime:
@@ -44,8 +47,8 @@ class Services:
     settings: Settings
     engine: Engine
     now: Clock = utc_now
-    # Delivery kind ("email", chat kinds) -> its transport factory; the outbox drives them.
-    channels: dict[str, TransportFactory] = field(default_factory=dict)
+    # Delivery kind ("email", "chat") -> a factory opening its channel; the outbox drives them.
+    channels: dict[str, ChannelFactory] = field(default_factory=dict)
     _corpus: CorpusCache | None = None
     _policy: EditionPolicy | None = None
     _owns_engine: bool = False
@@ -66,9 +69,14 @@ class Services:
             from paperfeed.store.schema import open_store
 
             engine = open_store(settings.database_url)
-        services = cls(settings, engine, now=now, _corpus=corpus, _owns_engine=owns)
-        services.channels["email"] = services.mail_transport
-        return services
+        # The registry names its factories without importing them: a channel's code (SMTP,
+        # apprise) loads when the outbox first opens it.
+        from paperfeed.outbox import registry
+
+        channels: dict[str, ChannelFactory] = {
+            kind: partial(registry.open_channel, kind, settings) for kind in registry.kinds()
+        }
+        return cls(settings, engine, now=now, channels=channels, _corpus=corpus, _owns_engine=owns)
 
     @property
     def corpus(self) -> CorpusCache:
@@ -89,8 +97,8 @@ class Services:
         return self._policy
 
     def mail_transport(self) -> Transport:
-        """A new transport the settings name: SMTP with its pool and limits, or the file
-        outbox. Opens no connection until it sends."""
+        """A new mail transport the settings name (SMTP with its pool and limits, or the file
+        outbox), for mail outside the outbox (a test send). Opens no connection until it sends."""
         from paperfeed.mailer.transport_choice import transport_for
 
         return transport_for(self.settings)

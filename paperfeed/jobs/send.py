@@ -4,7 +4,7 @@ When it runs: every ``PAPERFEED_SEND_INTERVAL_MINUTES`` in the daemon, and right
 first compose; in every ``paperfeed tick``; by hand with ``paperfeed send``; and without
 pause in ``paperfeed worker`` (several of them on PostgreSQL). The sender itself (claim,
 render, send, mark, batch after batch) lives with the outbox; this is the entry the
-scheduler and the CLI call, with the transport the services name.
+scheduler and the CLI call, with the channels the services name.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def send(
         only=only,
         dry_run=dry_run,
         progress=progress,
+        channels=services.channels,
     )
 
 
@@ -58,7 +59,7 @@ async def drain(
     return await run_worker(
         services.engine,
         services.settings,
-        transport_factory=services.mail_transport,
+        channels=services.channels,
         now=services.now,
         worker=worker or worker_name(),
         stop=stop,

@@ -12,24 +12,30 @@ from paperfeed.digest import EditionPolicy
 from paperfeed.errors import MissingExtra
 from paperfeed.jobs.compose import compose
 from paperfeed.jobs.send import send
+from paperfeed.mailer.email_channel import EmailChannel
 from paperfeed.mailer.files import FileTransport
+from paperfeed.outbox import registry
 from paperfeed.scheduler import Jobs
 from paperfeed.services import Services
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
 
 
-def test_services_hold_the_configured_policy_one_corpus_and_an_email_channel(
+def test_services_hold_the_configured_policy_one_corpus_and_every_channel(
     settings: Settings, engine: Engine
 ) -> None:
     services = Services.from_settings(settings, engine=engine)
     assert services.policy == EditionPolicy.from_settings(settings)
     assert services.corpus is services.corpus  # built once, shared by every job
     assert services.corpus.hybrid is None  # the lexical ranker is the default
-    assert list(services.channels) == ["email"]
+    # One channel per kind the outbox registry knows; opening one connects nowhere yet.
+    assert list(services.channels) == list(registry.kinds())
+    assert {"email", "chat"} <= set(services.channels)
+    channel = services.channels["email"]()
+    assert isinstance(channel, EmailChannel)
     # Without PAPERFEED_SMTP_URL mail goes to .eml files in the outbox folder.
-    transport = services.channels["email"]()
-    assert isinstance(transport, FileTransport)
+    assert isinstance(channel.transport, FileTransport)
+    assert isinstance(services.mail_transport(), FileTransport)
 
 
 def test_closing_services_disposes_only_an_engine_they_opened(tmp_path: Path) -> None:
