@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, update
+from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
@@ -73,16 +74,15 @@ def _claimable(kind: str | None, now: datetime, lease: timedelta) -> ColumnEleme
     return ready if kind is None else and_(_DELIVERY.c.kind == kind, ready)
 
 
-def _claimed(row: Sequence[object], *, counting: int) -> ClaimedDelivery:
-    i, e, s, a, c, channel, address = row
+def _claimed(row: Row[Any], *, counting: int) -> ClaimedDelivery:
     return ClaimedDelivery(
-        int(i),  # type: ignore[call-overload]
-        int(e),  # type: ignore[call-overload]
-        int(s),  # type: ignore[call-overload]
-        int(a) + counting,  # type: ignore[call-overload]
-        c,  # type: ignore[arg-type]
-        str(channel),
-        None if address is None else int(address),  # type: ignore[call-overload]
+        id=int(row.id),
+        edition_id=int(row.edition_id),
+        subscriber_id=int(row.subscriber_id),
+        attempts=int(row.attempts) + counting,
+        created_at=row.created_at,
+        channel=str(row.channel),
+        address_id=None if row.address_id is None else int(row.address_id),
     )
 
 

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 import stamina
 import structlog
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from paperfeed.config import Settings
 from paperfeed.errors import InputError
@@ -71,7 +72,7 @@ def subscriber_id_for(engine: Engine, who: str) -> int:
             who = normalise_email(who)
             subscriber = find_by_email(session, who)
         else:
-            subscriber = session.query(Subscriber).filter_by(name=who).first()
+            subscriber = session.exec(select(Subscriber).where(Subscriber.name == who)).first()
     if subscriber is None or subscriber.id is None:
         raise InputError(f"{who} is not subscribed; check `paperfeed subscribers list`")
     return subscriber.id

@@ -83,7 +83,6 @@ def send_once(
     def report(kind: str) -> Progress | None:
         if progress is None:
             return None
-        assert progress is not None
         tell = progress
 
         def each(summary: SendSummary, total: int) -> None:
