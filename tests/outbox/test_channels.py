@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from paperfeed.config import Settings
+from paperfeed.errors import InputError
 from paperfeed.outbox import registry
 from paperfeed.outbox.channel import Outcome, Parcel, Result
 from paperfeed.outbox.send_pass import send_due
@@ -322,3 +323,31 @@ def test_the_registry_names_a_factory_per_kind_and_refuses_others() -> None:
     assert registry.factory_for("email") is mail_factory
     with pytest.raises(ValueError, match="no channel sends 'pigeon' deliveries"):
         registry.factory_for("pigeon")
+
+
+def test_only_limits_a_pass_to_one_subscriber_or_team(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    store_papers(engine)
+    ada = add_person(engine, "ada@example.com")
+    team = add_team(engine, "vision-lab")
+    compose(engine, [ada, team])
+    settings = make_settings(tmp_path, database_url)
+    chat = ScriptedChat()
+
+    def only(who: str) -> SendSummary:
+        return send_once(
+            engine,
+            settings,
+            now=lambda: T0,
+            worker="w",
+            only=who,
+            channels={"email": lambda: email_channel(settings), "chat": lambda: chat},
+        )
+
+    assert only("vision-lab").sent == 1
+    assert [p.subscriber.id for p in chat.posted] == [team]
+    assert mails(settings) == []
+    assert only("ADA@example.com").sent == 2
+    with pytest.raises(InputError, match="nobody is not subscribed"):
+        only("nobody")
