@@ -64,10 +64,10 @@ class FeedbackSettings:
 # lexical like: match (0..1, mostly 0.05-0.3) for the lexical ranker and the cosine of
 # MiniLM embeddings (mostly 0.3-0.75) for the hybrid.
 LEXICAL_FEEDBACK = FeedbackSettings(
-    slope=4.0, offset=0.0, floor=0.4, cap=1.0, like_start=0.3, like_weight=0.2, dislike_start=0.1
+    slope=4.0, offset=0.0, floor=0.4, cap=1.0, like_start=0.3, like_weight=0.2, dislike_start=0.5
 )
 HYBRID_FEEDBACK = FeedbackSettings(
-    slope=16.0, offset=0.05, floor=0.4, cap=1.0, like_start=0.65, like_weight=0.3, dislike_start=0.5
+    slope=16.0, offset=0.05, floor=0.4, cap=1.0, like_start=0.65, like_weight=0.3, dislike_start=0.7
 )
 
 

@@ -189,8 +189,11 @@ class HybridRanker:
         )
 
         def rank_bonus(preference: FloatArray) -> FloatArray:
-            # Nearer a liked paper is a third ranking, fused as the other two are.
-            return knobs.semantic_weight * reciprocal_ranks(preference, knobs.rrf_k)
+            # Nearer a liked paper than a disliked one is a third ranking, fused as the other
+            # two are and weighing as much as both: the reader's clicks order what words and
+            # meaning agree on (one list alone moves a paper by a rank or two at most).
+            weight = knobs.lexical_weight + knobs.semantic_weight
+            return weight * reciprocal_ranks(preference, knobs.rrf_k)
 
         def score(chunk: slice) -> SubscriberScores:
             lexical = score_subscribers(day.lexical, subscribers[chunk], like_rows=like_rows)
