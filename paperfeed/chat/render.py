@@ -31,10 +31,11 @@ MAX_TITLE_CHARS = 300
 MAX_REASON_CHARS = 120
 ZWSP = "\u200b"
 
-# Markdown's inline syntax that can open mid-line (CommonMark backslash escapes): links,
-# emphasis, code, strike-through, Discord's spoiler bars. Line-start syntax (#, -, 1.) cannot
-# trigger: hostile text never starts a line.
-_MARKDOWN = re.compile(r"([\\`*_\[\]()~|])")
+# Markdown's inline syntax that can open mid-line (CommonMark backslash escapes): links (no
+# link without its [ ]), emphasis, code, strike-through, Discord's spoiler bars. Parentheses
+# stay as they are (common in titles; harmless without brackets). Line-start syntax (#, -,
+# 1.) cannot trigger: hostile text never starts a line.
+_MARKDOWN = re.compile(r"([\\`*_\[\]~|])")
 _URL_START = re.compile(r"(?i)(https?|ftp|javascript|data|mailto|www)(:|\.)")
 
 
@@ -48,10 +49,13 @@ def chat_text(text: str) -> str:
     return line.replace("@", "@" + ZWSP)
 
 
-def plain_title(text: str) -> str:
-    """A message title (shown as plain text by services): one line, no mention, no syntax."""
-    line = visible_text(text).replace("<", "\u2039").replace(">", "\u203a")
-    return line.replace("@", "@" + ZWSP)
+def chat_title(text: str, limit: int) -> str:
+    """A message title of at most ``limit`` characters, escaped as ``chat_text``: some services
+    show it as plain text, others (Discord) put it in front of the markdown body."""
+    cut = shorten(visible_text(text), limit)
+    while len(chat_text(cut)) > limit and len(cut) > 1:
+        cut = shorten(cut, len(cut) - max(1, len(chat_text(cut)) - limit))
+    return chat_text(cut)
 
 
 def link_target(url: str) -> str:
@@ -63,7 +67,8 @@ def link_target(url: str) -> str:
 class ChatLimits:
     """A service's message limits: ``body_maxlen`` as ``measure`` counts it, and the title.
 
-    ``title_maxlen`` 0 means the service has no title: the headline opens the body.
+    ``title_maxlen`` 0 means the service has no title: the headline opens the body. With a
+    title, the body keeps room for it within ``body_maxlen``.
     ``measure`` counts a markdown body the way the service will (apprise converts markdown
     to HTML for some services, which makes it longer).
     """
@@ -132,7 +137,7 @@ def render_chat(
     title = ""
     head: list[str] = []
     if limits.title_maxlen > 0:
-        title = shorten(plain_title(headline), limits.title_maxlen)
+        title = chat_title(headline, limits.title_maxlen)
     else:
         head.append(f"**{chat_text(headline)}**")
     blocks: list[tuple[str, str]] = [
@@ -142,9 +147,12 @@ def render_chat(
     blocks += [("trending", _trending_block(papers[i.paper_id])) for i in trending]
     target = link_target(edition_link)
     total = len(blocks)
+    # Some services send the title inside the body's field (Discord: "title\r\nbody" in
+    # one 2,000-character content): leave room for it everywhere.
+    room = limits.body_maxlen - (len(title) + 2 if title else 0)
     for keep in range(total, -1, -1):
         body = _assemble(head, blocks[:keep], total - keep, target)
-        if limits.measure(body) <= limits.body_maxlen:
+        if limits.measure(body) <= room:
             return ChatMessage(title, body, keep, total - keep)
     # Not even the headline fits: the link alone, so the reader still finds the edition.
     return ChatMessage(title, f"{total} papers: {target}", 0, total)

@@ -44,6 +44,32 @@ def render(titles: dict[str, str], items: list[EditionItem], limit: int = 4000, 
     )
 
 
+def test_a_hostile_title_is_inert_in_the_message_title_too() -> None:
+    """Discord puts the title in front of the markdown body: it must be escaped as well."""
+    message = render({"2512.00001": HOSTILE}, [EditionItem("2512.00001", "matched", 1, ())])
+    assert message.title.startswith("paperfeed · Fri 4 Dec: ")
+    assert len(message.title) <= 250
+    for mention in ("@everyone", "@here", "<!channel>", "<@U", "https://evil"):
+        assert mention not in message.title
+    assert links_in(message.title + "\r\n" + message.body) == [
+        "https://huggingface.co/papers/2512.00001",
+        EDITION,
+    ]
+    short = render(
+        {"2512.00001": "*" * 300}, [EditionItem("2512.00001", "matched", 1, ())], title=40
+    )
+    assert len(short.title) <= 40
+    assert not short.title.endswith("\\")  # never a dangling escape
+
+
+def test_the_body_leaves_room_for_the_title() -> None:
+    titles = {f"2512.{i:05d}": f"Paper {i} " + "word " * 20 for i in range(40)}
+    items = [EditionItem(pid, "matched", n, ()) for n, pid in enumerate(titles)]
+    message = render(titles, items, limit=2000, title=250)
+    assert len(message.title) + 2 + len(message.body) <= 2000
+    assert message.papers_cut > 0
+
+
 def test_hostile_titles_and_reasons_cannot_ping_or_link() -> None:
     titles = {"2512.00001": HOSTILE, "2512.00002": HOSTILE}
     items = [
@@ -79,7 +105,7 @@ def test_no_text_makes_a_link_or_a_mention(title: str, reason: str) -> None:
 
 
 def test_chat_text_escapes_markdown_but_keeps_the_words() -> None:
-    assert chat_text("A *new* [model]") == r"A \*new\* \[model\]"
+    assert chat_text("A *new* [model] (v2)") == r"A \*new\* \[model\] (v2)"
     assert chat_text("Diffusion-based models v2.0 #1") == "Diffusion-based models v2.0 #1"
     assert chat_text("line\nbreak\u202eevil") == "line breakevil"  # one line, no bidi control
 
