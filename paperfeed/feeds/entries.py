@@ -40,12 +40,15 @@ STEP = timedelta(seconds=1)
 @dataclass(frozen=True, slots=True)
 class FeedEntry:
     """A paper in one feed: its view (title, link, authors), the entry's id and date, and the
-    escaped HTML body."""
+    escaped HTML body; ``reasons`` and ``note`` are what the body says of it, kept apart for
+    the feed's page (paperfeed/web/feed_page.py)."""
 
     paper: PaperView
     guid: str
     published: datetime
     html: str
+    reasons: tuple[str, ...] = ()
+    note: str | None = None
 
 
 def entry_id(public_url: str, *parts: str) -> str:
@@ -118,6 +121,8 @@ def paper_entry(
         guid=guid,
         published=published,
         html=xml_text(entry_html(paper, reasons=reasons, note=note)),
+        reasons=tuple(reasons),
+        note=note,
     )
 
 

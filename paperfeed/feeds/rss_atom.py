@@ -10,7 +10,8 @@ upstream title ``<img src=x onerror=…>`` would be markup in them. RSS titles a
 HTML-escaped before XML escapes them again, so readers show the characters as typed. Atom
 says ``type="text"``, which readers honour: its titles stay as they are. RSS names the authors
 in one ``dc:creator`` (readers keep only the last of several); Atom has one ``author`` each.
-A processing instruction names the stylesheet browsers show a feed with (readers ignore it).
+No ``<?xml-stylesheet?>``: a browser opening a feed gets its HTML page (paperfeed/web/
+feed_routes.py), and an XSLT instruction would make Chromium announce XSLT's removal.
 Knows nothing of the database or HTTP.
 """
 
@@ -35,9 +36,6 @@ MEDIA_TYPES: dict[FeedFormat, str] = {
     "atom": "application/atom+xml; charset=utf-8",
 }
 _BUILD_LOCK = threading.Lock()
-# Browsers opening a feed show it through this stylesheet (see paperfeed/web/static/feed.xsl);
-# readers ignore processing instructions.
-STYLESHEET_PI = b'<?xml-stylesheet type="text/xsl" href="/static/feed.xsl"?>\n'
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +99,4 @@ def render_feed(meta: FeedMeta, entries: Sequence[FeedEntry], fmt: FeedFormat) -
                 if paper.authors:
                     added.author([{"name": name} for name in paper.authors])
         body: bytes = feed.rss_str() if fmt == "rss" else feed.atom_str()
-    return with_stylesheet(body)
-
-
-def with_stylesheet(body: bytes) -> bytes:
-    """The document with the browser stylesheet's processing instruction after its prolog."""
-    declaration, newline, rest = body.partition(b"\n")
-    if not declaration.startswith(b"<?xml ") or not newline:
-        raise ValueError("a feed document starts with its XML declaration on a line of its own")
-    return declaration + newline + STYLESHEET_PI + rest
+    return body

@@ -6,11 +6,16 @@ feedgen): the web app calls them from a worker thread, ``export_feeds`` directly
 holds a database connection only while it reads: the version check and the build each use
 a short session of their own, so callers waiting for a feed being built hold none.
 Knows nothing of HTTP; a topic query that matches nothing raises ``InputError``.
+
+Each feed has a second representation, its page for browsers: given a ``page`` renderer (the
+web app's, paperfeed/web/feed_page.py; feeds know nothing of HTML), a method renders the same
+meta and entries with it instead of feedgen, cached beside the document under its own key
+(``feed_key``) with the same version, so it has its own ETag and the same Last-Modified.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -39,6 +44,9 @@ from paperfeed.store.feed_pools import feed_pool_version, newest_settled_papers
 from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.preferences import find_by_feed_token
 
+# A feed's page: the feed's meta and its dated entries in order, rendered to HTML bytes.
+PageRender = Callable[[FeedMeta, Sequence[FeedEntry]], bytes]
+PAGE_MEDIA_TYPE = "text/html; charset=utf-8"
 MAX_TOPIC_CHARS = 1_000
 # Papers a topic query is ranked over: every paper of the feed's days, at most this many.
 TOPIC_POOL = 5_000
@@ -79,6 +87,11 @@ def feed_path(name: str, fmt: FeedFormat) -> str:
     return f"/feeds/{name}.{fmt}"
 
 
+def feed_key(*parts: str, page: bool = False) -> tuple[str, ...]:
+    """The cache key of a feed's document, e.g. ``("daily", "rss")``, or of its page."""
+    return (*parts, "page") if page else parts
+
+
 class FeedService:
     """Builds and caches feeds for one store; one per process."""
 
@@ -95,7 +108,7 @@ class FeedService:
         self.cache = cache or FeedCache()
         self.corpus = corpus or CorpusCache()
 
-    def daily(self, fmt: FeedFormat) -> CachedFeed:
+    def daily(self, fmt: FeedFormat, *, page: PageRender | None = None) -> CachedFeed:
         """The settled days' papers, newest day first, most upvoted first within a day."""
         with session_scope(self.engine) as session:
             version = feed_pool_version(session)
@@ -120,17 +133,18 @@ class FeedService:
                 items=items,
                 changed=changed,
                 fmt=fmt,
+                page=page,
             )
 
         return self.cache.get(
-            ("daily", fmt),
+            feed_key("daily", fmt, page=page is not None),
             version=version,
             last_modified=changed,
-            media_type=MEDIA_TYPES[fmt],
+            media_type=PAGE_MEDIA_TYPE if page else MEDIA_TYPES[fmt],
             build=build,
         )
 
-    def topic(self, query: str, fmt: FeedFormat) -> CachedFeed:
+    def topic(self, query: str, fmt: FeedFormat, *, page: PageRender | None = None) -> CachedFeed:
         """Papers of the feed's days that match ``query`` (the interest language), best first."""
         query = query.strip()
         if not query or len(query) > MAX_TOPIC_CHARS:
@@ -172,23 +186,27 @@ class FeedService:
                 items=[item for _, _, item in matches[: self.options.max_items]],
                 changed=changed,
                 fmt=fmt,
+                page=page,
             )
 
         return self.cache.get(
-            ("topic", query, fmt),
+            feed_key("topic", query, fmt, page=page is not None),
             version=version,
             last_modified=changed,
-            media_type=MEDIA_TYPES[fmt],
+            media_type=PAGE_MEDIA_TYPE if page else MEDIA_TYPES[fmt],
             build=build,
         )
 
-    def personal(self, token: str, fmt: FeedFormat) -> CachedFeed | None:
+    def personal(
+        self, token: str, fmt: FeedFormat, *, page: PageRender | None = None
+    ) -> CachedFeed | None:
         """The papers chosen for the subscriber with this feed token, newest edition first."""
-        key: Hashable = ("u", token, fmt)
+        key: Hashable = feed_key("u", token, fmt, page=page is not None)
         with session_scope(self.engine) as session:
             subscriber = find_by_feed_token(session, token)
             if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
-                self.cache.forget(key)
+                self.cache.forget(feed_key("u", token, fmt))
+                self.cache.forget(feed_key("u", token, fmt, page=True))
                 return None
             subscriber_id = subscriber.id or 0
             created_at = subscriber.created_at
@@ -216,13 +234,14 @@ class FeedService:
                 items=[edition_entry(e, public_url=public_url) for e in entries],
                 changed=changed,
                 fmt=fmt,
+                page=page,
             )
 
         return self.cache.get(
             key,
             version=(newest, count),
             last_modified=changed,
-            media_type=MEDIA_TYPES[fmt],
+            media_type=PAGE_MEDIA_TYPE if page else MEDIA_TYPES[fmt],
             build=build,
         )
 
@@ -235,8 +254,10 @@ class FeedService:
         items: list[FeedEntry],
         changed: datetime,
         fmt: FeedFormat,
+        page: PageRender | None,
     ) -> bytes:
-        """The document; ``changed`` dates a feed without items (its source's last change)."""
+        """The document (or its page); ``changed`` dates a feed without items (its source's
+        last change)."""
         dated = dated_in_order(items)
         meta = FeedMeta(
             title=title,
@@ -246,4 +267,4 @@ class FeedService:
             updated=max((item.published for item in dated), default=changed),
             author=self.options.list_name,
         )
-        return render_feed(meta, dated, fmt)
+        return page(meta, dated) if page else render_feed(meta, dated, fmt)

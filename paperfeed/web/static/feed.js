@@ -1,4 +1,5 @@
-// paperfeed: the feed page's Copy button (see feed.xsl); without it the address is selectable.
+// paperfeed: the feed page's Copy button (templates/feed.html.j2); without it the address is
+// a read-only field to select and copy.
 (function () {
   "use strict";
   var input = document.getElementById("feed-url");
