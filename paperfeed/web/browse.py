@@ -107,6 +107,8 @@ def _edition(request: Request, state: AppState, token: str, edition_id: int) -> 
             entries = []
         else:
             entries = edition_entries(session, subscriber.id or 0, edition_id=edition_id)
+        # A team digest's preferences page answers 403 (web/manage.py): link none.
+        team = subscriber is not None and subscriber.name is not None
     if not entries:
         raise PageError(404, "There is no such edition for this link.", title="Unknown edition")
     cards = [
@@ -121,6 +123,7 @@ def _edition(request: Request, state: AppState, token: str, edition_id: int) -> 
             "day": entries[0].local_date,
             "matched": [c for c in cards if c.section != "trending"],
             "trending": [c for c in cards if c.section == "trending"],
-            "preferences": preferences_url(state.public_url, token),
+            "preferences": None if team else preferences_url(state.public_url, token),
+            "editions": preferences_url(state.public_url, token) + "/editions",
         },
     )

@@ -111,6 +111,9 @@ def _editions_page(request: Request, state: AppState, token: str, page: int) -> 
             "pages": pages,
             "newer": f"{here}?page={page - 1}" if page > 1 else None,
             "older": f"{here}?page={page + 1}" if page < pages else None,
-            "preferences": preferences_url(state.public_url, token),
+            # A team digest's preferences page answers 403 (web/manage.py): link none.
+            "preferences": None
+            if subscriber.name is not None
+            else preferences_url(state.public_url, token),
         },
     )
