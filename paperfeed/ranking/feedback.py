@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +26,7 @@ from paperfeed.ranking.features import document_features
 from paperfeed.ranking.index import DayIndex, doc_term_weights
 from paperfeed.ranking.interests import Interests
 from paperfeed.ranking.paper_record import Document
-from paperfeed.ranking.query import liked_paper_features, pack_rows
+from paperfeed.ranking.query import LikedQuery, liked_paper_features, pack_rows
 from paperfeed.ranking.scoring import SubscriberScores, query_matrix
 from paperfeed.ranking.stats import FloatArray
 
@@ -117,7 +117,6 @@ class RatedTable:
     liked_sizes: IntArray
     disliked_rows: IntArray
     disliked_sizes: IntArray
-    titles: dict[str, str] = field(default_factory=dict)
 
     def liked_of(self, subscriber: int) -> IntArray:
         """Row indices of one subscriber's liked papers."""
@@ -131,64 +130,66 @@ def _rows_of(rows: IntArray, sizes: IntArray, subscriber: int) -> IntArray:
 
 def rated_table(subscribers: Sequence[Interests]) -> RatedTable | None:
     """The batch's rated papers, or None when nobody in it rated anything (the usual case)."""
-    if not any(s.feedback is not None for s in subscribers):
+    rated = [s.feedback for s in subscribers]
+    if all(fb is None for fb in rated):
         return None
-    unique: dict[str, int] = {}
-    docs: list[Document] = []
-    layout: dict[bool, tuple[list[int], list[int]]] = {True: ([], []), False: ([], [])}
-    for interests in subscribers:
-        fb = interests.feedback or Feedback()
-        for liked, papers in ((True, fb.liked), (False, fb.disliked)):
-            rows, sizes = layout[liked]
-            sizes.append(len(papers))
-            for doc in papers:
-                if doc.paper_id not in unique:
-                    unique[doc.paper_id] = len(docs)
-                    docs.append(doc)
-                rows.append(unique[doc.paper_id])
-
-    def arrays(liked: bool) -> tuple[IntArray, IntArray]:
-        rows, sizes = layout[liked]
-        return np.asarray(rows, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
-
-    liked_rows, liked_sizes = arrays(True)
-    disliked_rows, disliked_sizes = arrays(False)
+    empty = Feedback()
+    feedback = [fb or empty for fb in rated]
+    docs: dict[str, Document] = {}
+    for fb in feedback:
+        for doc in fb.liked:
+            docs.setdefault(doc.paper_id, doc)
+        for doc in fb.disliked:
+            docs.setdefault(doc.paper_id, doc)
+    row = {paper_id: i for i, paper_id in enumerate(docs)}
+    liked_ids = [d.paper_id for fb in feedback for d in fb.liked]
+    disliked_ids = [d.paper_id for fb in feedback for d in fb.disliked]
     return RatedTable(
-        tuple(docs),
-        liked_rows,
-        liked_sizes,
-        disliked_rows,
-        disliked_sizes,
-        titles={d.paper_id: d.title for d in docs},
+        tuple(docs.values()),
+        np.fromiter((row[i] for i in liked_ids), dtype=np.int64, count=len(liked_ids)),
+        np.fromiter((len(fb.liked) for fb in feedback), dtype=np.int64, count=len(feedback)),
+        np.fromiter((row[i] for i in disliked_ids), dtype=np.int64, count=len(disliked_ids)),
+        np.fromiter((len(fb.disliked) for fb in feedback), dtype=np.int64, count=len(feedback)),
     )
 
 
-def lexical_closeness(day: DayIndex, docs: Sequence[Document]) -> FloatArray:
+RatedQueries = dict[str, LikedQuery | None]
+
+
+def lexical_closeness(
+    day: DayIndex, docs: Sequence[Document], cache: RatedQueries | None = None
+) -> FloatArray:
     """(rated papers, day's papers): how well each paper matches each rated paper's query.
 
     The query is the ``like:`` one (its 12 most telling terms and phrases, the rated paper
-    itself scoring 1), so a rated paper is to the profile what a ``like:`` line is.
+    itself scoring 1), so a rated paper is to the profile what a ``like:`` line is. Queries
+    depend only on the statistics: ``cache`` (one per ranker, which holds one snapshot of
+    them) keeps them across the batches of a compose pass.
     """
-    queries = []
+    queries: list[LikedQuery | None] = []
     for doc in docs:
+        if cache is not None and doc.paper_id in cache:
+            queries.append(cache[doc.paper_id])
+            continue
         features = document_features(doc)
         query = liked_paper_features(features, doc_term_weights(features, day.stats), day.stats)
+        if cache is not None:
+            cache[doc.paper_id] = query
         queries.append(query)
     out = np.zeros((len(docs), day.n_docs), dtype=np.float32)
-    usable = [i for i, q in enumerate(queries) if q is not None]
+    usable = [(i, q) for i, q in enumerate(queries) if q is not None]
     if not usable or day.n_docs == 0:
         return out
-    rows = [queries[i].features for i in usable]  # type: ignore[union-attr]
-    sizes, hashes, weights = pack_rows(rows)
+    sizes, hashes, weights = pack_rows(q.features for _, q in usable)
     unpacked = (
         np.frombuffer(sizes, dtype="<i4").astype(np.int64),
         np.frombuffer(hashes, dtype="<i8").astype(np.int64),
         np.frombuffer(weights, dtype="<f4").astype(np.float32),
     )
-    scale = np.asarray([queries[i].scale for i in usable], dtype=np.float64)  # type: ignore[union-attr]
+    scale = np.asarray([q.scale for _, q in usable], dtype=np.float64)
     product = query_matrix(day, unpacked, row_scale=scale) @ day.weights
     dense = product.toarray() if hasattr(product, "toarray") else np.asarray(product)
-    out[usable] = np.minimum(dense, 1.0)
+    out[[i for i, _ in usable]] = np.minimum(dense, 1.0)
     return out
 
 
@@ -267,7 +268,11 @@ def learned(
 
 
 def apply_learned(
-    scores: SubscriberScores, learn: Learned, *, score_bonus: FloatArray
+    scores: SubscriberScores,
+    learn: Learned,
+    *,
+    score_bonus: FloatArray,
+    rated: npt.NDArray[np.bool_] | None = None,
 ) -> SubscriberScores:
     """The chunk's scores with ratings applied: the words' evidence × factor + what likes add,
     the score × factor + ``score_bonus``. Followed authors and ``like:`` lines are untouched
@@ -279,7 +284,7 @@ def apply_learned(
     new_topics = topics * learn.factor + learn.added
     evidence = np.maximum(new_topics, personal)
     score = scores.score * learn.factor + score_bonus
-    dropped = scores.dropped
+    dropped = scores.dropped if rated is None else scores.dropped | rated
     evidence[dropped] = 0.0
     score[dropped] = 0.0
     new_topics[dropped] = 0.0
@@ -292,27 +297,43 @@ def apply_learned(
     )
 
 
-def rated_mask(day: DayIndex, subscribers: Sequence[Interests]) -> npt.NDArray[np.bool_] | None:
-    """(subscribers, papers): papers each subscriber rated already, or None if nobody rated."""
-    if not any(s.feedback is not None for s in subscribers):
-        return None
-    out = np.zeros((len(subscribers), day.n_docs), dtype=np.bool_)
-    for i, interests in enumerate(subscribers):
-        if interests.feedback is None:
-            continue
-        for paper_id in interests.feedback.paper_ids:
-            position = day.positions.get(paper_id)
-            if position is not None:
-                out[i, position] = True
+def rated_positions(day: DayIndex, table: RatedTable) -> IntArray:
+    """Each rated paper's position in the day (-1 when it is not one of the day's papers)."""
+    return np.fromiter(
+        (day.positions.get(d.paper_id, -1) for d in table.docs),
+        dtype=np.int64,
+        count=len(table.docs),
+    )
+
+
+def rated_mask(
+    table: RatedTable, positions: IntArray, chunk: slice, n_docs: int
+) -> npt.NDArray[np.bool_]:
+    """(subscribers in ``chunk``, papers): the day's papers each of them rated already."""
+    out = np.zeros((len(range(*chunk.indices(table.liked_sizes.size))), n_docs), dtype=np.bool_)
+    for rows, sizes in (
+        (table.liked_rows, table.liked_sizes),
+        (table.disliked_rows, table.disliked_sizes),
+    ):
+        part = sizes[chunk]
+        start = int(sizes[: chunk.start].sum())
+        mine = positions[rows[start : start + int(part.sum())]]
+        owner = np.repeat(np.arange(part.size), part)
+        keep = mine >= 0
+        out[owner[keep], mine[keep]] = True
     return out
 
 
 class LearnedReasons:
-    """ "because you liked: <title>" for papers close to a paper the reader liked."""
+    """Reasons "because you liked: <title>" for papers close to a paper the reader liked, and
+    which of the day's papers a reader rated (never shown again, not even as trending)."""
 
-    def __init__(self, table: RatedTable, closeness: FloatArray, *, minimum: float) -> None:
+    def __init__(
+        self, table: RatedTable, closeness: FloatArray, positions: IntArray, *, minimum: float
+    ) -> None:
         self._table = table
         self._closeness = closeness
+        self._positions = positions
         # Named only when the like added evidence (``FeedbackSettings.like_start``).
         self._minimum = minimum
 
@@ -327,6 +348,18 @@ class LearnedReasons:
             return None
         return f"because you liked: {self._table.docs[int(rows[best])].title}"
 
+    def rated(self, subscriber: int) -> IntArray:
+        """Positions in the day of the papers ``subscriber`` rated."""
+        table = self._table
+        rows = np.concatenate(
+            [
+                table.liked_of(subscriber),
+                _rows_of(table.disliked_rows, table.disliked_sizes, subscriber),
+            ]
+        )
+        found: IntArray = self._positions[rows]
+        return found[found >= 0]
+
 
 def feedback_scores(
     scores: SubscriberScores,
@@ -335,14 +368,16 @@ def feedback_scores(
     chunk: slice,
     settings: FeedbackSettings,
     *,
+    positions: IntArray,
     rank_bonus: Callable[[FloatArray], FloatArray] | None = None,
 ) -> SubscriberScores:
     """A chunk's scores with its subscribers' ratings applied (``learned``, ``apply_learned``).
 
-    ``closeness`` is (``table.docs``, day's papers). The score gains ``rank_bonus`` of how much
-    nearer a liked paper is than a disliked one: that preference itself by default (the
-    lexical score adds a liked paper's match as it adds a ``like:`` line's), its reciprocal
-    rank in the hybrid's fusion.
+    ``closeness`` is (``table.docs``, day's papers), ``positions`` the rated papers' places in
+    the day (``rated_positions``): a paper the reader rated is dropped. The score gains
+    ``rank_bonus`` of how much nearer a liked paper is than a disliked one: that preference
+    itself by default (the lexical score adds a liked paper's match as it adds a ``like:``
+    line's), its reciprocal rank in the hybrid's fusion.
     """
     pos = nearest(closeness, table.liked_rows, table.liked_sizes, chunk)
     neg = nearest(closeness, table.disliked_rows, table.disliked_sizes, chunk)
@@ -354,4 +389,5 @@ def feedback_scores(
         has_disliked=table.disliked_sizes[chunk] > 0,
     )
     bonus = learn.preference if rank_bonus is None else rank_bonus(learn.preference)
-    return apply_learned(scores, learn, score_bonus=bonus)
+    rated = rated_mask(table, positions, chunk, closeness.shape[1])
+    return apply_learned(scores, learn, score_bonus=bonus, rated=rated)

@@ -23,6 +23,7 @@ from paperfeed.ranking.feedback import (
     FeedbackSettings,
     LearnedReasons,
     feedback_scores,
+    rated_positions,
     rated_table,
     semantic_closeness,
 )
@@ -182,11 +183,10 @@ class HybridRanker:
             self.exclusion_table(subscribers), day.vectors, cosine=knobs.exclusion_cosine
         )
         table = rated_table(subscribers)
-        closeness = (
-            semantic_closeness(self.vectors.paper_vectors(table.docs), day.vectors)
-            if table is not None
-            else None
-        )
+        closeness = positions = None
+        if table is not None:
+            closeness = semantic_closeness(self.vectors.paper_vectors(table.docs), day.vectors)
+            positions = rated_positions(day.lexical, table)
 
         def rank_bonus(preference: FloatArray) -> FloatArray:
             # Nearer a liked paper than a disliked one is a third ranking, fused as the other
@@ -207,10 +207,16 @@ class HybridRanker:
                 rrf_k=knobs.rrf_k,
                 excluded=by_meaning[chunk],
             )
-            if table is None or closeness is None:
+            if table is None or closeness is None or positions is None:
                 return fused
             return feedback_scores(
-                fused, table, closeness, chunk, knobs.feedback, rank_bonus=rank_bonus
+                fused,
+                table,
+                closeness,
+                chunk,
+                knobs.feedback,
+                positions=positions,
+                rank_bonus=rank_bonus,
             )
 
         ranked = top_in_chunks(
@@ -229,8 +235,8 @@ class HybridRanker:
             semantic_threshold=knobs.semantic_threshold,
             excluded_by_meaning=by_meaning,
         )
-        if table is not None and closeness is not None:
+        if table is not None and closeness is not None and positions is not None:
             batch.learned_reasons = LearnedReasons(
-                table, closeness, minimum=knobs.feedback.like_start
+                table, closeness, positions, minimum=knobs.feedback.like_start
             )
         return batch

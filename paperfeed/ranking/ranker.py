@@ -20,8 +20,10 @@ from paperfeed.ranking.feedback import (
     LEXICAL_FEEDBACK,
     FeedbackSettings,
     LearnedReasons,
+    RatedQueries,
     feedback_scores,
     lexical_closeness,
+    rated_positions,
     rated_table,
 )
 from paperfeed.ranking.index import DayIndex, build_day_index, doc_term_weights
@@ -161,7 +163,10 @@ class RankedBatch(Sequence[tuple[ScoredPaper, ...]]):
         if self._excluded is None:  # one pass for the whole batch, on first use
             self._excluded = excluded_papers(self._index, self._subscribers)
         docs = self._index.docs
-        return frozenset(docs[p].paper_id for p in np.flatnonzero(self._excluded[item]))
+        positions = np.flatnonzero(self._excluded[item])
+        if self.learned_reasons is not None:  # rated papers, "more" or "less" alike
+            positions = np.union1d(positions, self.learned_reasons.rated(item))
+        return frozenset(docs[p].paper_id for p in positions)
 
     def paper_ids(self, item: int) -> tuple[str, ...]:
         """The picked papers' ids for one subscriber, without building reasons."""
@@ -186,6 +191,9 @@ class LexicalRanker:
         self.chunk_size = max(1, chunk_size)
         # How ratings (``Interests.feedback``) weigh: tuned on the dev days.
         self.feedback = feedback
+        # Rated papers' queries depend only on ``stats``: kept for this ranker's lifetime
+        # (one compose pass ranks its batches with one ranker).
+        self._rated_queries: RatedQueries = {}
 
     def index_day(self, papers: Sequence[Document]) -> DayIndex:
         """Index one day's papers against the stored statistics."""
@@ -215,13 +223,18 @@ class LexicalRanker:
         liked = self.liked(day, subscribers)
         like_rows = packed_likes(liked)
         table = rated_table(subscribers)
-        closeness = lexical_closeness(day, table.docs) if table is not None else None
+        closeness = positions = None
+        if table is not None:
+            closeness = lexical_closeness(day, table.docs, self._rated_queries)
+            positions = rated_positions(day, table)
 
         def score(chunk: slice) -> SubscriberScores:
             scores = score_subscribers(day, subscribers[chunk], like_rows=like_rows)
-            if table is None or closeness is None:
+            if table is None or closeness is None or positions is None:
                 return scores
-            return feedback_scores(scores, table, closeness, chunk, self.feedback)
+            return feedback_scores(
+                scores, table, closeness, chunk, self.feedback, positions=positions
+            )
 
         ranked = top_in_chunks(
             len(subscribers),
@@ -231,9 +244,9 @@ class LexicalRanker:
             threshold=self.threshold,
         )
         batch = RankedBatch(day, subscribers, ranked, liked)
-        if table is not None and closeness is not None:
+        if table is not None and closeness is not None and positions is not None:
             batch.learned_reasons = LearnedReasons(
-                table, closeness, minimum=self.feedback.like_start
+                table, closeness, positions, minimum=self.feedback.like_start
             )
         return batch
 

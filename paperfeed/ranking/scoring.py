@@ -247,16 +247,15 @@ def _excluded_by_topic(index: DayIndex, interests: Sequence[Interests]) -> npt.N
 
 
 def excluded_papers(index: DayIndex, interests: Sequence[Interests]) -> npt.NDArray[np.bool_]:
-    """(subscribers, papers) mask of papers never to show: excluded subject, or liked (or
-    rated, ``Interests.feedback``) already.
+    """(subscribers, papers) mask of papers never to show: excluded subject, or liked already
+    (papers rated "more/less like this" are dropped by ``feedback``).
 
     A paper is excluded when an exclusion is its main subject (title, AI keywords, or repeated
     in the abstract; a phrase needs all its adjacent pairs there), not for a passing mention.
     """
     out = _excluded_by_topic(index, interests)
     for sub, item in enumerate(interests):
-        rated = item.feedback.paper_ids if item.feedback is not None else frozenset()
-        for paper_id in (*item.likes, *rated):
+        for paper_id in item.likes:
             position = index.positions.get(paper_id)
             if position is not None:
                 out[sub, position] = True
