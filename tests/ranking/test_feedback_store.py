@@ -14,7 +14,7 @@ from paperfeed.learned_profiles import feedback_of
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Paper, Rating, Subscriber
 from paperfeed.store.ratings import LESS, MORE, list_ratings, rating_of, record, reset, undo
-from paperfeed.store.subscribers import create_subscriber
+from paperfeed.store.subscribers import create_subscriber, remove_subscriber
 
 NOW = datetime(2026, 9, 25, 9, tzinfo=UTC)
 
@@ -84,7 +84,9 @@ def test_deleting_the_subscriber_deletes_their_ratings(engine: Engine) -> None:
         record(session, a, "2609.00002", LESS, now=NOW)
         record(session, b, "2609.00001", MORE, now=NOW)
     with session_scope(engine) as session:
-        session.delete(session.get(Subscriber, a))
+        subscriber = session.get(Subscriber, a)
+        assert subscriber is not None
+        remove_subscriber(session, subscriber)  # what deleting one's data does
     with session_scope(engine) as session:
         left = session.exec(select(Rating)).all()
         assert [(r.subscriber_id, r.paper_id) for r in left] == [(b, "2609.00001")]

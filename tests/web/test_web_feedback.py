@@ -16,8 +16,13 @@ from paperfeed.digest import EditionPolicy, pick_papers
 from paperfeed.rating_links import RATING_LINK_DAYS, RatingSigner, rating_url
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Paper, Rating, Subscriber
+from paperfeed.store.preferences import rotate_feed_token
 from paperfeed.store.ratings import list_ratings, reset
-from paperfeed.store.subscribers import create_subscriber, new_token
+from paperfeed.store.subscribers import (
+    create_subscriber,
+    remove_subscriber,
+    rotate_token,
+)
 from tests.web.web_samples import FIRST_DAY, NOW, SECRET, SETTLED_DAYS, SQLITE_ONLY, Clock
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -153,9 +158,8 @@ def test_links_work_for_months_survive_a_token_rotation_and_reveal_no_token(
         subscriber = session.get(Subscriber, reader)
         assert subscriber is not None
         old_token, old_feed = subscriber.token, subscriber.feed_token
-        subscriber.token = new_token()  # the account key and the feed key rotated
-        subscriber.feed_token = new_token()
-        session.add(subscriber)
+        rotate_token(session, subscriber, now=NOW)  # the account key rotated
+        rotate_feed_token(session, subscriber, now=NOW)  # and the feed key
     assert old_token not in path
     assert old_feed not in path
     clock.now += timedelta(days=RATING_LINK_DAYS - 1)
@@ -177,7 +181,8 @@ def test_a_deleted_subscriber_takes_their_ratings_and_their_links_with_them(
     with session_scope(stored) as session:
         assert len(list_ratings(session, reader)) == 1
         subscriber = session.get(Subscriber, reader)
-        session.delete(subscriber)
+        assert subscriber is not None
+        remove_subscriber(session, subscriber)
     assert _ratings(stored) == []
     assert client.get(path).status_code == 410
 
