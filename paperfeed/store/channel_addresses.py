@@ -4,7 +4,8 @@ An address is checked with apprise when it is added (an unknown scheme or a URL 
 cannot use is an ``InputError`` naming what is wrong, never echoing the URL: it holds the
 service's secret). Only its redacted form, ``shown``, leaves this module: pages, the CLI,
 logs and exports show ``slack://…/…a1b2``, never the URL. The outbox marks an address
-undeliverable when its service refused it for good (a revoked webhook, an unknown channel).
+undeliverable when its service refused it for good (a revoked webhook, an unknown channel;
+``outbox.ledger.stop_addresses``); adding it again makes it active.
 """
 
 from __future__ import annotations
@@ -227,20 +228,5 @@ def remove_address(session: Session, subscriber_id: int, address_id: int) -> Cha
     if address is None or address.subscriber_id != subscriber_id:
         raise InputError(f"no chat address {address_id} for this subscriber")
     session.delete(address)
-    session.flush()
-    return address
-
-
-def mark_undeliverable(
-    session: Session, address_id: int, detail: str, *, now: datetime
-) -> ChannelAddress | None:
-    """The service refused this address for good: it receives nothing more until re-added."""
-    address = session.get(ChannelAddress, address_id)
-    if address is None:
-        return None
-    address.status = ChannelAddressStatus.UNDELIVERABLE
-    address.last_error = detail[:500]
-    address.updated_at = now
-    session.add(address)
     session.flush()
     return address

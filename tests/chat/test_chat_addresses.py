@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Engine
 
 from paperfeed.errors import InputError
+from paperfeed.outbox.ledger import stop_addresses
 from paperfeed.store.channel_addresses import (
     add_address,
     check_address,
     list_addresses,
-    mark_undeliverable,
     redact,
     remove_address,
 )
@@ -42,7 +42,7 @@ def test_add_list_mark_and_remove(engine: Engine) -> None:
     with session_scope(engine) as session:
         assert [a.id for a in list_addresses(session, owner)] == [slack.id, discord.id]
         assert discord.id is not None
-        mark_undeliverable(session, discord.id, "HTTP 404: the service refused", now=NOW)
+        stop_addresses(session, {discord.id: "HTTP 404: the service refused"}, now=NOW)
     with session_scope(engine) as session:
         listed = list_addresses(session, owner)
         assert [a.status for a in listed] == [
@@ -122,7 +122,7 @@ def test_an_undeliverable_address_added_again_receives_again(engine: Engine) -> 
     with session_scope(engine) as session:
         address = add_address(session, owner, SLACK, now=NOW)
         assert address.id is not None
-        mark_undeliverable(session, address.id, "HTTP 410", now=NOW)
+        stop_addresses(session, {address.id: "HTTP 410"}, now=NOW)
     with session_scope(engine) as session:
         again = add_address(session, owner, SLACK, now=NOW)
     assert again.id == address.id
