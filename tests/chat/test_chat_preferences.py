@@ -168,3 +168,14 @@ def test_a_teams_pages_cannot_change_it(client: TestClient, engine: Engine) -> N
         assert kept is not None
         assert (kept.interests, kept.status) == ("x y", "active")
         assert len(list_addresses(session, kept.id or 0)) == 1
+
+
+def test_deleting_my_data_deletes_my_chat_addresses(
+    client: TestClient, engine: Engine, token: str
+) -> None:
+    post(client, token, "/chat", address=SLACK)
+    owner = load(engine, token).id or 0
+    status, _ = post(client, token, "/delete", sure="yes")
+    assert status == 200
+    with session_scope(engine) as session:
+        assert list_addresses(session, owner) == []
