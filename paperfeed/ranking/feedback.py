@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -77,6 +78,13 @@ class Feedback:
 
     liked: tuple[Document, ...] = ()
     disliked: tuple[Document, ...] = ()
+    # The papers' ids, once: ranking a batch reads them for every reader.
+    liked_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    disliked_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "liked_ids", tuple(d.paper_id for d in self.liked))
+        object.__setattr__(self, "disliked_ids", tuple(d.paper_id for d in self.disliked))
 
     @property
     def empty(self) -> bool:
@@ -86,7 +94,10 @@ class Feedback:
     @property
     def paper_ids(self) -> frozenset[str]:
         """Every rated paper: never picked again, nor shown as trending."""
-        return frozenset(d.paper_id for d in (*self.liked, *self.disliked))
+        return frozenset((*self.liked_ids, *self.disliked_ids))
+
+
+NO_FEEDBACK = Feedback()
 
 
 def with_feedback(interests: Interests, feedback: Feedback | None) -> Interests:
@@ -133,22 +144,20 @@ def rated_table(subscribers: Sequence[Interests]) -> RatedTable | None:
     rated = [s.feedback for s in subscribers]
     if all(fb is None for fb in rated):
         return None
-    empty = Feedback()
-    feedback = [fb or empty for fb in rated]
-    docs: dict[str, Document] = {}
-    for fb in feedback:
-        for doc in fb.liked:
-            docs.setdefault(doc.paper_id, doc)
-        for doc in fb.disliked:
-            docs.setdefault(doc.paper_id, doc)
+    feedback = [fb or NO_FEEDBACK for fb in rated]
+    # Flattened with chain/zip/map, which loop in C: 100,000 readers rate ~1,000,000 papers.
+    liked_ids = list(chain.from_iterable(fb.liked_ids for fb in feedback))
+    disliked_ids = list(chain.from_iterable(fb.disliked_ids for fb in feedback))
+    docs = dict(zip(liked_ids, chain.from_iterable(fb.liked for fb in feedback), strict=True))
+    docs.update(zip(disliked_ids, chain.from_iterable(fb.disliked for fb in feedback), strict=True))
     row = {paper_id: i for i, paper_id in enumerate(docs)}
-    liked_ids = [d.paper_id for fb in feedback for d in fb.liked]
-    disliked_ids = [d.paper_id for fb in feedback for d in fb.disliked]
+    liked = list(map(row.__getitem__, liked_ids))
+    disliked = list(map(row.__getitem__, disliked_ids))
     return RatedTable(
         tuple(docs.values()),
-        np.fromiter((row[i] for i in liked_ids), dtype=np.int64, count=len(liked_ids)),
+        np.asarray(liked, dtype=np.int64),
         np.fromiter((len(fb.liked) for fb in feedback), dtype=np.int64, count=len(feedback)),
-        np.fromiter((row[i] for i in disliked_ids), dtype=np.int64, count=len(disliked_ids)),
+        np.asarray(disliked, dtype=np.int64),
         np.fromiter((len(fb.disliked) for fb in feedback), dtype=np.int64, count=len(feedback)),
     )
 
