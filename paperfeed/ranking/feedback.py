@@ -128,15 +128,28 @@ class RatedTable:
     liked_sizes: IntArray
     disliked_rows: IntArray
     disliked_sizes: IntArray
+    # Where each subscriber's rows start: reasons read one subscriber at a time.
+    liked_starts: IntArray = field(init=False, repr=False, compare=False)
+    disliked_starts: IntArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name, sizes in (
+            ("liked_starts", self.liked_sizes),
+            ("disliked_starts", self.disliked_sizes),
+        ):
+            starts = np.zeros(sizes.size, dtype=np.int64)
+            np.cumsum(sizes[:-1], out=starts[1:])
+            object.__setattr__(self, name, starts)
 
     def liked_of(self, subscriber: int) -> IntArray:
         """Row indices of one subscriber's liked papers."""
-        return _rows_of(self.liked_rows, self.liked_sizes, subscriber)
+        start = int(self.liked_starts[subscriber])
+        return self.liked_rows[start : start + int(self.liked_sizes[subscriber])]
 
-
-def _rows_of(rows: IntArray, sizes: IntArray, subscriber: int) -> IntArray:
-    start = int(sizes[:subscriber].sum())
-    return rows[start : start + int(sizes[subscriber])]
+    def disliked_of(self, subscriber: int) -> IntArray:
+        """Row indices of one subscriber's disliked papers."""
+        start = int(self.disliked_starts[subscriber])
+        return self.disliked_rows[start : start + int(self.disliked_sizes[subscriber])]
 
 
 def rated_table(subscribers: Sequence[Interests]) -> RatedTable | None:
@@ -363,7 +376,7 @@ class LearnedReasons:
         rows = np.concatenate(
             [
                 table.liked_of(subscriber),
-                _rows_of(table.disliked_rows, table.disliked_sizes, subscriber),
+                table.disliked_of(subscriber),
             ]
         )
         found: IntArray = self._positions[rows]

@@ -166,3 +166,22 @@ def test_only_the_most_recent_ratings_are_used() -> None:
     assert learned.feedback is not None
     assert len(learned.feedback.liked) == len(learned.feedback.disliked) == 30
     assert learned.feedback.liked[0].paper_id == "x0"  # most recent first, kept
+
+
+@pytest.mark.parametrize("make", RANKERS)
+def test_each_reader_in_a_batch_gets_their_own_ratings(make: object) -> None:
+    ranker = make()  # type: ignore[operator]
+    readers = [
+        WRITTEN,  # rated nothing
+        with_feedback(WRITTEN, Feedback(disliked=(DISLIKED,))),
+        with_feedback(WRITTEN, Feedback(liked=(LIKED,), disliked=(DISLIKED,))),
+        WRITTEN,
+    ]
+    ranked = ranker.rank(ranker.index_day(TODAY), readers, top_k=10)  # type: ignore[attr-defined]
+    picks = [[p.paper_id for p in ranked.select(i)] for i in range(len(readers))]
+    assert picks[0] == picks[3] == _picks(ranker, WRITTEN)
+    assert "new-c" not in picks[1]
+    assert "new-c" in picks[2]
+    reasons = {p.paper_id: p.reasons for p in ranked.select(2)}
+    assert f"because you liked: {LIKED.title}" in reasons["new-c"]
+    assert not any("because you liked" in r for p in ranked.select(1) for r in p.reasons)
