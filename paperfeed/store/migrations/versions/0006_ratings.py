@@ -36,7 +36,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("subscriber_id", "paper_id", name="uq_rating_paper"),
     )
     with op.batch_alter_table("rating", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_rating_subscriber_id"), ["subscriber_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_rating_subscriber_id"), ["subscriber_id"], unique=False
+        )
 
 
 def downgrade() -> None:
