@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from paperfeed.config import Settings
 from paperfeed.store.db import session_scope
 from paperfeed.store.subscribers import create_subscriber, find_by_token
 from paperfeed.web.app import create_app
 from tests.support.headless_chromium import ARTIFACTS, launch_chromium, serving_in_thread
 from tests.support.ports import free_port
-from tests.web.web_samples import NOW, SQLITE_ONLY, MemoryTransport, store_days
+from tests.web.web_samples import NOW, SQLITE_ONLY, MemoryTransport, app_settings, store_days
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SECRET = "TIiajkdnlazkcOXrIdevi7FQ"
@@ -37,13 +36,7 @@ def site(engine: Engine, tmp_path: Path, database_url: str) -> Iterator[tuple[st
         ).token
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        public_url=base,
-        secret_key="test-secret-key-" + "k" * 32,
-        mail_from="paperfeed <digest@paperfeed.example>",
-    )
+    settings = app_settings(tmp_path, database_url, public_url=base)
     app = create_app(settings, engine=engine, transport=MemoryTransport())
     with serving_in_thread(app, port):
         yield base, token

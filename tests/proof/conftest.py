@@ -35,7 +35,7 @@ def make_app(
     """Build the app over this test's migrated database; settings can be overridden."""
 
     def build(**overrides: object) -> FastAPI:
-        settings = app_settings(tmp_path, database_url).model_copy(update=overrides)
+        settings = app_settings(tmp_path, database_url, **overrides)
         return create_app(settings, engine=engine, transport=transport, now=clock)
 
     return build

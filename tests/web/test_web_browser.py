@@ -26,7 +26,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
-from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache
 from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.links import (
@@ -48,7 +47,7 @@ from paperfeed.store.subscribers import find_by_email
 from paperfeed.web.app import create_app
 from tests.support.headless_chromium import ARTIFACTS, launch_chromium, serving_in_thread
 from tests.support.ports import free_port
-from tests.web.web_samples import NOW, SQLITE_ONLY
+from tests.web.web_samples import NOW, SQLITE_ONLY, app_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -97,14 +96,8 @@ def server(
     """The app under uvicorn on a free port, mailing through the test SMTP server."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        public_url=base,
-        secret_key="browser-test-secret-" + "s" * 32,
-        mail_from="paperfeed <digest@paperfeed.example>",
-        smtp_url=f"smtp://127.0.0.1:{inbox[1].port}?starttls=off&timeout=5",
-    )
+    smtp_url = f"smtp://127.0.0.1:{inbox[1].port}?starttls=off&timeout=5"
+    settings = app_settings(tmp_path, database_url, public_url=base, smtp_url=smtp_url)
     # The app opens (and at shutdown closes) its own SMTP transport from the settings.
     app = create_app(settings, engine=stored, now=lambda: NOW)
     with serving_in_thread(app, port):

@@ -24,12 +24,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from paperfeed.config import Settings
 from paperfeed.web.app import create_app
 from tests.support.contrast_check import low_contrast, report
 from tests.support.headless_chromium import ARTIFACTS, launch_chromium, serving_in_thread
 from tests.support.ports import free_port
-from tests.web.web_samples import NOW, SQLITE_ONLY
+from tests.web.web_samples import NOW, SQLITE_ONLY, app_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,14 +45,8 @@ def browser() -> Iterator[Any]:
 def server(stored: Engine, tmp_path: Path, database_url: str) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        public_url=base,
-        secret_key="browser-test-secret-" + "s" * 32,
-        mail_from="paperfeed <digest@paperfeed.example>",
-        list_name="Morning & papers",  # the page names the list, whatever it is called
-    )
+    # The page names the list, whatever it is called.
+    settings = app_settings(tmp_path, database_url, public_url=base, list_name="Morning & papers")
     app = create_app(settings, engine=stored, now=lambda: NOW)
     with serving_in_thread(app, port):
         yield base

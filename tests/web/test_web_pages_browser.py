@@ -33,7 +33,7 @@ from paperfeed.web.app import create_app
 from tests.support.contrast_check import low_contrast, report
 from tests.support.headless_chromium import ARTIFACTS, launch_chromium, serving_in_thread
 from tests.support.ports import free_port
-from tests.web.web_samples import NOW, SQLITE_ONLY, MemoryTransport
+from tests.web.web_samples import NOW, SQLITE_ONLY, MemoryTransport, app_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 READER = "reader@example.com"
@@ -55,13 +55,7 @@ def site(
 ) -> Iterator[tuple[str, Settings, MemoryTransport]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        public_url=base,
-        secret_key="browser-test-secret-" + "s" * 32,
-        mail_from="paperfeed <digest@paperfeed.example>",
-    )
+    settings = app_settings(tmp_path, database_url, public_url=base)
     transport = MemoryTransport()
     app = create_app(settings, engine=stored, transport=transport, now=lambda: NOW)
     with serving_in_thread(app, port):

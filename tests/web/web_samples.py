@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -41,17 +42,19 @@ def corpus() -> list[dict[str, str]]:
         return [json.loads(line) for line in handle]
 
 
-def app_settings(tmp_path: Path, database_url: str) -> Settings:
-    """The web and proof tests' app settings: this test's folder and database, a fixed secret,
-    no background feed checks."""
-    return Settings(
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        public_url="http://testserver",
-        secret_key=SECRET,
-        mail_from="paperfeed <digest@paperfeed.example>",
-        feed_check_seconds=0,
-    )
+def app_settings(tmp_path: Path, database_url: str, **changes: Any) -> Settings:
+    """The web app's settings in tests: this test's folder and database, a fixed secret and
+    sender, feeds read fresh on every request; ``changes`` as keyword arguments to Settings
+    (a served app's ``public_url``, its SMTP server, ...)."""
+    values: dict[str, Any] = {
+        "var_dir": tmp_path / "var",
+        "database_url": database_url,
+        "public_url": "http://testserver",
+        "secret_key": SECRET,
+        "mail_from": "paperfeed <digest@paperfeed.example>",
+        "feed_check_seconds": 0,
+    }
+    return Settings(**(values | changes))
 
 
 def sign_up_form(email: str, csrf: str) -> dict[str, str]:
