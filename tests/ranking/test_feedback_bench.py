@@ -10,47 +10,17 @@ bench/RANKING.md, "Learning from ratings").
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.data_paths import CORPUS, DAYS, EVALUATE_DIGESTS, PROFILES, QRELS, SPLIT
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _scores(run: Path, *extra: str) -> dict[str, float]:
-    subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "digest_run.py"),
-            *("--corpus", str(CORPUS), "--profiles", str(PROFILES), "--days", str(DAYS)),
-            *("--out", str(run), *extra),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    shown = subprocess.run(
-        [
-            sys.executable,
-            str(EVALUATE_DIGESTS),
-            *("--days", str(DAYS), "--qrels", str(QRELS), "--split", str(SPLIT)),
-            *("--run", str(run), "--from-day", "3"),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    row = next(line.split() for line in shown.splitlines() if line.startswith("dev"))
-    keys = ("precision", "recall", "f1", "sent", "junk")
-    return dict(zip(keys, (float(v) for v in row[1:6]), strict=True))
+from tests.ranking.digest_scores import digest_scores
+from tests.support.data_paths import DAYS, QRELS
 
 
 def test_later_days_use_what_the_reader_rated(tmp_path: Path) -> None:
-    plain = _scores(tmp_path / "plain.jsonl")
-    learned = _scores(tmp_path / "learned.jsonl", "--feedback", str(QRELS))
+    plain = digest_scores(tmp_path / "plain.jsonl", from_day=3)
+    learned = digest_scores(tmp_path / "learned.jsonl", "--feedback", str(QRELS), from_day=3)
     assert learned["f1"] > plain["f1"], (plain, learned)
     assert learned["precision"] > plain["precision"], (plain, learned)
     assert learned["recall"] >= plain["recall"] - 0.02, (plain, learned)
@@ -68,8 +38,10 @@ def test_later_days_use_what_the_reader_rated(tmp_path: Path) -> None:
 @pytest.mark.semantic
 @pytest.mark.slow
 def test_the_hybrid_learns_from_ratings_too(tmp_path: Path) -> None:
-    plain = _scores(tmp_path / "plain.jsonl", "--ranker", "hybrid")
-    learned = _scores(tmp_path / "learned.jsonl", "--ranker", "hybrid", "--feedback", str(QRELS))
+    plain = digest_scores(tmp_path / "plain.jsonl", "--ranker", "hybrid", from_day=3)
+    learned = digest_scores(
+        tmp_path / "learned.jsonl", "--ranker", "hybrid", "--feedback", str(QRELS), from_day=3
+    )
     # bench/RANKING.md: 0.757 / 0.813 / junk 0.0 against 0.685 / 0.832 / 1.0 from day 3.
     assert learned["precision"] >= plain["precision"] + 0.05, (plain, learned)
     assert learned["f1"] >= plain["f1"] + 0.02, (plain, learned)
