@@ -179,7 +179,7 @@ def test_previews_give_composes_picks_for_a_weekly_tokyo_reader_near_midnight(
 
     assert summary.editions == 1
     assert [paper_id for paper_id, _ in composed] == expected
-    web_picks = [(c.paper_id, c.section) for c in (*web.matched, *web.trending)]
+    web_picks = [(c.paper.arxiv_id, c.section) for c in (*web.matched, *web.trending)]
     assert web_picks == composed
     assert (web.since, web.until) == (
         MONDAY - timedelta(days=7 if frequency == Frequency.WEEKLY else lookback_days),
