@@ -37,7 +37,8 @@ from paperfeed.mailer.message import (
     make_sender,
 )
 from paperfeed.mailer.render import compile_day, render_digest
-from paperfeed.mailer.views import DayView, Recipient, RenderedMail, SubscriberDigest
+from paperfeed.mailer.views import DayView, Pick, Recipient, RenderedMail, SubscriberDigest
+from paperfeed.rating_links import EditionRatingSigner, edition_rating_base
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "render.json"
@@ -91,14 +92,27 @@ def main() -> None:
     args = parser.parse_args()
 
     day = sample_day()
-    digests = sample_digests(day, args.subscribers)
+    # Every pick carries its place in the edition, so each gets its two rating links; the
+    # one signature per mail (edition_rating_base) is made inside the timed render loops.
+    digests = [
+        dataclasses.replace(
+            d, picks=tuple(Pick(p.paper_id, p.reasons, n) for n, p in enumerate(d.picks))
+        )
+        for d in sample_digests(day, args.subscribers)
+    ]
+    signer = EditionRatingSigner("bench-secret", clock=lambda: NOW)
+
+    def rated(n: int, d: SubscriberDigest) -> SubscriberDigest:
+        base = edition_rating_base("https://paperfeed.example", signer, n)
+        return dataclasses.replace(d, rating_base=base)
+
     sender = make_sender("paperfeed <digest@example.org>")
     compile_once = timed(lambda: (compile_day(day), 1)[1])
     compiled = compile_day(day)
     rendered: list[RenderedMail] = []
 
     def fast() -> int:
-        rendered.extend(render_digest(compiled, d) for d in digests)
+        rendered.extend(render_digest(compiled, rated(n, d)) for n, d in enumerate(digests))
         return len(digests)
 
     def naive() -> int:
@@ -136,7 +150,11 @@ def main() -> None:
         for i, d in enumerate(digests):
             message_id = make_message_id("delivery", i, domain=sender.domain)
             digest_mail(
-                shell, render_digest(compiled, d), d.recipient, message_id=message_id, date=NOW
+                shell,
+                render_digest(compiled, rated(i, d)),
+                d.recipient,
+                message_id=message_id,
+                date=NOW,
             )
         return len(digests)
 

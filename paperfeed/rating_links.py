@@ -12,6 +12,9 @@ routes: mail, chat and feeds call ``rating_url`` to put the buttons in.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,3 +90,74 @@ def rating_url(
     """The absolute link a digest puts behind "more like this" (``more``) or "less like this"."""
     signed = signer.sign(subscriber_id, paper_id, more=more)
     return f"{public_url}/r/{quote(signed, safe='')}"
+
+
+EDITION_RATING_SALT = "paperfeed.rating.edition"
+
+
+class EditionRatingSigner:
+    """Signs one edition's id once, so a mail's rating links cost no signature per paper.
+
+    A digest mail carries up to a dozen papers, each with two links, for every subscriber;
+    signing each link (``RatingSigner``, 15 us) would cost about as much as rendering the
+    mail. Here one signature per (subscriber, edition) is made and each link adds the
+    paper's position in the edition and the direction: ``/r/e/<signed edition>/<n>/more``.
+    The edition row names its subscriber and its papers, so such a link rates only that
+    subscriber's papers of that edition; an altered position is just another paper of the
+    same edition. The signed part is ``<edition id>.<time, base 36>.<mac>``: HMAC-SHA256
+    (truncated to 128 bits) under a key derived once from the secret and a salt of its own,
+    about 2 us (itsdangerous derives its key again on every call). Same lifetime as
+    ``RatingSigner``.
+    """
+
+    def __init__(self, secret: str, *, clock: Clock, max_age_days: int = RATING_LINK_DAYS) -> None:
+        key = hashlib.sha256(f"{EDITION_RATING_SALT}\0{secret}".encode()).digest()
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._clock = clock
+        self.max_age_seconds = max_age_days * 86400
+
+    def _tag(self, message: str) -> str:
+        mac = self._mac.copy()
+        mac.update(message.encode("ascii"))
+        return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode("ascii")
+
+    def sign(self, edition_id: int) -> str:
+        """The signed part naming one edition."""
+        message = f"{edition_id}.{_base36(int(self._clock().timestamp()))}"
+        return f"{message}.{self._tag(message)}"
+
+    def read(self, signed: str) -> int:
+        """The edition's id, or ``RatingLinkInvalid`` (forged, altered, expired)."""
+        message, _, tag = signed.rpartition(".")
+        if not message or not hmac.compare_digest(tag, self._tag(message)):
+            raise RatingLinkInvalid("this rating link is not one we sent")
+        edition, _, stamp = message.partition(".")
+        if not edition.isdigit() or not stamp.isalnum():
+            raise RatingLinkInvalid("this rating link is malformed")
+        age = int(self._clock().timestamp()) - int(stamp, 36)
+        if age > self.max_age_seconds:
+            raise RatingLinkInvalid(
+                f"this rating link is more than {self.max_age_seconds // 86400} days old"
+            )
+        return int(edition)
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
+
+
+def edition_rating_base(public_url: str, signer: EditionRatingSigner, edition_id: int) -> str:
+    """The part every rating link of one edition's mail shares (one signature)."""
+    return f"{public_url}/r/e/{quote(signer.sign(edition_id), safe='')}"
+
+
+def edition_rating_url(base: str, position: int, *, more: bool) -> str:
+    """One paper's link under ``edition_rating_base``: its position in the edition (rank
+    order) and the direction."""
+    return f"{base}/{position}/{'more' if more else 'less'}"

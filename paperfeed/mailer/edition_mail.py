@@ -33,6 +33,7 @@ from paperfeed.mailer.views import (
     SubscriberDigest,
 )
 from paperfeed.paper_view import PaperView, paper_view
+from paperfeed.rating_links import EditionRatingSigner, edition_rating_base
 from paperfeed.store.deliveries import EditionContent, PaperRow, SubscriberRow
 
 MATCHED = "matched"
@@ -90,13 +91,19 @@ def recipient_for(
     )
 
 
-def subscriber_digest(recipient: Recipient, content: EditionContent) -> SubscriberDigest:
-    """The edition's matched papers as picks (rank order, with reasons), the rest as trending."""
+def subscriber_digest(
+    recipient: Recipient, content: EditionContent, *, rating_base: str | None = None
+) -> SubscriberDigest:
+    """The edition's matched papers as picks (rank order, with reasons and their position,
+    which their rating links name), the rest as trending."""
     items = sorted(content.items, key=lambda i: i.rank)
     return SubscriberDigest(
         recipient=recipient,
-        picks=tuple(Pick(i.paper_id, i.reasons) for i in items if i.section == MATCHED),
+        picks=tuple(
+            Pick(i.paper_id, i.reasons, n) for n, i in enumerate(items) if i.section == MATCHED
+        ),
         also_trending=tuple(i.paper_id for i in items if i.section != MATCHED),
+        rating_base=rating_base,
     )
 
 
@@ -147,6 +154,16 @@ def view_url(setup: MailSetup, subscriber: SubscriberRow, edition_id: int) -> st
     return links.edition_url(setup.public_url, quote(subscriber.token, safe=""), edition_id)
 
 
+def rating_base(
+    setup: MailSetup, signer: EditionRatingSigner, subscriber: SubscriberRow, edition_id: int
+) -> str | None:
+    """The edition's rating links' shared part, or None for a team digest (its mail would
+    let anyone on the list rate for the team, whose settings no one changes from the web)."""
+    if subscriber.email is None:
+        return None
+    return edition_rating_base(setup.public_url, signer, edition_id)
+
+
 def render_edition(
     setup: MailSetup,
     compiled: CompiledDay,
@@ -154,12 +171,13 @@ def render_edition(
     content: EditionContent,
     *,
     view: str | None = None,
+    rating: str | None = None,
 ) -> RenderedMail:
     """One subscriber's edition rendered (subject, text, HTML) from its compiled day;
-    ``view`` is its page (``view_url``)."""
+    ``view`` is its page (``view_url``), ``rating`` its ``rating_base``."""
     return render_digest(
         compiled,
-        subscriber_digest(recipient, content),
+        subscriber_digest(recipient, content, rating_base=rating),
         max_html_bytes=setup.max_html_bytes,
         view_url=view,
     )
@@ -181,7 +199,9 @@ def edition_mail(
     message_id: str,
     date: datetime,
     view: str | None = None,
+    rating: str | None = None,
 ) -> OutgoingMail:
-    """One digest as bytes ready for any transport; ``view`` is the edition's page."""
-    rendered = render_edition(setup, compiled, recipient, content, view=view)
+    """One digest as bytes ready for any transport; ``view`` is the edition's page,
+    ``rating`` its ``rating_base``."""
+    rendered = render_edition(setup, compiled, recipient, content, view=view, rating=rating)
     return digest_mail(setup.shell, rendered, recipient, message_id=message_id, date=date)

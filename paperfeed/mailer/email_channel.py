@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 import structlog
 
-from paperfeed.config import Settings
+from paperfeed.config import Settings, secret_key
 from paperfeed.errors import MailError
 from paperfeed.mailer.edition_mail import (
     DayCache,
@@ -26,6 +26,7 @@ from paperfeed.mailer.edition_mail import (
     delivery_message_id,
     edition_mail,
     mail_setup,
+    rating_base,
     recipient_for,
     view_url,
 )
@@ -34,6 +35,7 @@ from paperfeed.mailer.transport import Outcome as MailOutcome
 from paperfeed.mailer.transport import SendResult, Transport
 from paperfeed.mailer.transport_choice import transport_for
 from paperfeed.outbox.channel import NothingSent, Outcome, Parcel, Result
+from paperfeed.rating_links import EditionRatingSigner
 from paperfeed.store.deliveries import PaperRow
 
 log = structlog.get_logger("paperfeed.send")
@@ -60,7 +62,8 @@ class EmailChannel:
         self.setup: MailSetup = mail_setup(settings)
         self.days = DayCache(self.setup)
         self.transport = transport
-        self.clock = clock  # the Date header
+        self.clock = clock  # the Date header and the rating links' timestamp
+        self.rating_signer = EditionRatingSigner(secret_key(settings), clock=clock)
         self.max_attempts = settings.smtp_max_attempts
 
     @property
@@ -107,6 +110,9 @@ class EmailChannel:
                     message_id=delivery_message_id(self.setup, parcel.delivery_id),
                     date=now,
                     view=view_url(self.setup, parcel.subscriber, parcel.edition_id),
+                    rating=rating_base(
+                        self.setup, self.rating_signer, parcel.subscriber, parcel.edition_id
+                    ),
                 )
             except MailError as exc:
                 # One subscriber's bad stored value must not stop everyone else's mail.

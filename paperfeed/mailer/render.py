@@ -36,6 +36,7 @@ class _Parts:
     """Markup pieces that do not depend on the day, rendered once per process."""
 
     reasons: tuple[str, str]
+    rate: tuple[str, str, str]
     interests: tuple[str, str]
     intro_picks: str
     intro_none: str
@@ -66,8 +67,10 @@ def _parts() -> _Parts:
     module: Any = html_env().get_template("parts.html.j2").module
     reasons = ascii_html(str(module.reasons(_SENTINEL))).split(_SENTINEL)
     interests = ascii_html(str(module.interests(_SENTINEL))).split(_SENTINEL)
+    rate = ascii_html(str(module.rate(_SENTINEL, _SENTINEL))).split(_SENTINEL)
     return _Parts(
         reasons=(reasons[0], reasons[1]),
+        rate=(rate[0], rate[1], rate[2]),
         interests=(interests[0], interests[1]),
         intro_picks=ascii_html(str(module.intro(1))),
         intro_none=ascii_html(str(module.intro(0))),
@@ -121,7 +124,7 @@ def _check_slots(compiled: CompiledDay) -> None:
         "view": compiled.view.names == {"VIEW_URL"},
         "trending": compiled.trending.names == {"TRENDING_ROWS"},
         "see-all": compiled.see_all.names == {"ARCHIVE_URL", "TOTAL"},
-        "cards": all(c.names == {"REASONS"} for c in compiled.cards.values()),
+        "cards": all(c.names == {"REASONS", "RATE"} for c in compiled.cards.values()),
     }
     broken = [name for name, ok in expected.items() if not ok]
     if broken:
@@ -186,12 +189,23 @@ def render_digest(
     top_title = papers[top].title if top else ""
     values = _values(digest, top_title)
     reasons_open, reasons_close = _parts().reasons
+    base = digest.rating_base
+    rates = _rating_urls(escape_value(base) if base else None, digest)
+    rate_open, rate_mid, rate_close = _parts().rate
     cards = [
         compiled.cards[p.paper_id].fill(
             {
                 "REASONS": reasons_open + escape_value("; ".join(p.reasons)) + reasons_close
                 if p.reasons
-                else ""
+                else "",
+                # The base is escaped once; positions and directions are plain ASCII.
+                "RATE": rate_open
+                + rates[p.paper_id][0]
+                + rate_mid
+                + rates[p.paper_id][1]
+                + rate_close
+                if p.paper_id in rates
+                else "",
             }
         )
         for p in picks
@@ -212,7 +226,13 @@ def render_digest(
         html = _assemble(compiled, head, cards, rows, footer, see_all=see_all)
     shown_picks, shown_trending = picks[: len(cards)], trending[: len(rows)]
     text = _render_text(
-        compiled, digest, shown_picks, shown_trending, total=total, view_url=view_url
+        compiled,
+        digest,
+        shown_picks,
+        shown_trending,
+        total=total,
+        view_url=view_url,
+        rates=_rating_urls(base, digest),
     )
     subject = subject_line(
         compiled.day.list_name,
@@ -225,6 +245,18 @@ def render_digest(
     return RenderedMail(
         subject=subject, text=text, html=html, papers_shown=shown, papers_cut=total - shown
     )
+
+
+def _rating_urls(base: str | None, digest: SubscriberDigest) -> dict[str, tuple[str, str]]:
+    """Each positioned pick's (more, less) links under ``base``: string joins only, the one
+    signature per mail is in the base (the mail path renders thousands a second)."""
+    if not base:
+        return {}
+    return {
+        p.paper_id: (f"{base}/{p.position}/more", f"{base}/{p.position}/less")
+        for p in digest.picks
+        if p.position is not None
+    }
 
 
 def _assemble(
@@ -275,6 +307,16 @@ def _fit(
     return kept_cards, kept_rows
 
 
+def _text_pick(block: str, pick: Pick, rates: Mapping[str, tuple[str, str]]) -> str:
+    """A pick in the text part: its block, why it matched, its rating links."""
+    if pick.reasons:
+        block += "\n   Why: " + "; ".join(pick.reasons)
+    rate = rates.get(pick.paper_id)
+    if rate is not None:
+        block += f"\n   More like this: {rate[0]}\n   Less like this: {rate[1]}"
+    return block
+
+
 def _render_text(
     compiled: CompiledDay,
     digest: SubscriberDigest,
@@ -283,6 +325,7 @@ def _render_text(
     *,
     total: int,
     view_url: str | None,
+    rates: Mapping[str, tuple[str, str]],
 ) -> str:
     r = digest.recipient
     name = one_line(r.name or "")
@@ -295,10 +338,7 @@ def _render_text(
             date_label=compiled.date_label,
             view_url=view_url,
             greeting_name=f" {name}" if name else "",
-            picks=[
-                {"block": compiled.text_blocks[p.paper_id], "reasons": "; ".join(p.reasons)}
-                for p in picks
-            ],
+            picks=[_text_pick(compiled.text_blocks[p.paper_id], p, rates) for p in picks],
             trending=[compiled.text_rows[pid] for pid in trending],
             cut=len(picks) + len(trending) < total,
             total=total,

@@ -49,6 +49,8 @@ class Pick:
 
     paper_id: str
     reasons: tuple[str, ...] = ()
+    # The paper's place in its stored edition (rank order): its rating links name it.
+    position: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,9 @@ class SubscriberDigest:
     recipient: Recipient
     picks: tuple[Pick, ...]
     also_trending: tuple[str, ...] = ()
+    # ``rating_links.edition_rating_base`` of the edition (one signature per mail): each
+    # pick with a position gets "more like this" / "less like this" under it.
+    rating_base: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

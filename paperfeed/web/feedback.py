@@ -11,13 +11,19 @@ stores nothing; one whose subscriber or paper is gone is a 410 / 404.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.config import secret_key
-from paperfeed.rating_links import RatingLink, RatingLinkInvalid, RatingSigner
+from paperfeed.rating_links import (
+    EditionRatingSigner,
+    RatingLink,
+    RatingLinkInvalid,
+    RatingSigner,
+)
 from paperfeed.store.db import session_scope
-from paperfeed.store.models import Paper, Subscriber
+from paperfeed.store.deliveries import edition_contents
+from paperfeed.store.models import Edition, Paper, Subscriber
 from paperfeed.store.ratings import record, undo
 from paperfeed.web.pages import PageError, check_form, render, sentence
 from paperfeed.web.state import AppState, AppStateDep
@@ -30,6 +36,41 @@ GONE = "This rating link belongs to a subscription that no longer exists, so not
 def rating_signer(state: AppState) -> RatingSigner:
     """The app's rating signer: its secret key and clock."""
     return RatingSigner(secret_key(state.settings), clock=state.clock)
+
+
+def edition_rating_signer(state: AppState) -> EditionRatingSigner:
+    """The app's signer of a mail's per-edition rating links."""
+    return EditionRatingSigner(secret_key(state.settings), clock=state.clock)
+
+
+def _resolve_edition_link(state: AppState, signed: str, position: int, direction: str) -> str:
+    """The per-paper signed link an edition link (``/r/e/…/<n>/<more|less>``) stands for."""
+    if direction not in ("more", "less"):
+        raise PageError(404, "This rating link is not one we sent.")
+    try:
+        edition_id = edition_rating_signer(state).read(signed)
+    except RatingLinkInvalid as exc:
+        raise PageError(400, sentence(str(exc)), title="This link is not valid") from exc
+    with session_scope(state.engine) as session:
+        edition = session.get(Edition, edition_id)
+        if edition is None:
+            raise PageError(410, GONE, title="No longer subscribed")
+        items = edition_contents(session, [edition_id])[edition_id].items
+        if not 0 <= position < len(items):
+            raise PageError(404, "This edition has no such paper, so nothing was recorded.")
+        subscriber_id = edition.subscriber_id
+    return rating_signer(state).sign(
+        subscriber_id, items[position].paper_id, more=direction == "more"
+    )
+
+
+@router.get("/r/e/{signed}/{position}/{direction}")
+async def edition_rating_page(
+    signed: str, position: int, direction: str, state: AppStateDep
+) -> RedirectResponse:
+    """A mail's rating link: on to that paper's own rating page (this GET records nothing)."""
+    paper_link = await run_in_threadpool(_resolve_edition_link, state, signed, position, direction)
+    return RedirectResponse(f"/r/{paper_link}", status_code=303)
 
 
 def _read(state: AppState, signed: str) -> tuple[RatingLink, str]:
