@@ -31,9 +31,10 @@ from typing import Any
 
 from paperfeed import links
 from paperfeed.chat.render import ChatLimits, ChatMessage, render_chat
-from paperfeed.config import Settings
+from paperfeed.config import Settings, secret_key
 from paperfeed.outbox.channel import Outcome, Parcel, Result
 from paperfeed.paper_view import PaperView, paper_view
+from paperfeed.rating_links import EditionRatingSigner, edition_rating_base
 from paperfeed.store.channel_addresses import redact
 from paperfeed.store.deliveries import PaperRow
 
@@ -170,6 +171,8 @@ class ChatSetup:
     concurrency: int
     retry_seconds: float
     max_attempts: int = 8
+    # Signs each post's edition once for its rating links; None: posts carry none.
+    rating_signer: EditionRatingSigner | None = None
 
 
 def _measure(plugin: Any) -> Callable[[str], int]:
@@ -248,6 +251,12 @@ class ChatChannel:
                 title_maxlen=int(plugin.title_maxlen),
                 measure=_measure(plugin),
             ),
+            # A team's channel gets none: anyone there could rate for the team.
+            rating_base=edition_rating_base(
+                self.setup.public_url, self.setup.rating_signer, parcel.edition_id
+            )
+            if self.setup.rating_signer is not None and subscriber.email is not None
+            else None,
         )
 
     def post(self, parcel: Parcel, views: Mapping[str, PaperView]) -> Result:
@@ -311,6 +320,7 @@ def chat_setup(settings: Settings) -> ChatSetup:
         concurrency=settings.chat_concurrency,
         retry_seconds=float(settings.chat_retry_seconds),
         max_attempts=settings.chat_max_attempts,
+        rating_signer=EditionRatingSigner(secret_key(settings), clock=lambda: datetime.now(UTC)),
     )
 
 

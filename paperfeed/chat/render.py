@@ -10,8 +10,9 @@ Text from Hugging Face (titles) and from interests (reasons) is hostile until es
 ``chat_text`` makes it inert in markdown (no link, emphasis or code syntax), in Slack's
 ``<!channel>``/``<@U…>``/``<url|text>`` syntax (angle brackets become look-alikes) and for
 mentions (``@everyone`` gets a zero-width space after the ``@``, so it never pings), and
-breaks bare URLs so a title cannot become a link. Links are only the paper's page and the
-edition page, both built here from ids and the public URL.
+breaks bare URLs so a title cannot become a link. Links are only the paper's page, the
+edition page and a matched paper's "more like this" / "less like this" (under the edition's
+``rating_links.edition_rating_base``, when given), all built from ids and the public URL.
 """
 
 from __future__ import annotations
@@ -92,12 +93,17 @@ def _votes(view: PaperView) -> str:
     return f"▲ {view.upvotes} vote{'s' if view.upvotes != 1 else ''}"
 
 
-def _paper_block(number: int, view: PaperView, reasons: Sequence[str]) -> str:
+def _paper_block(
+    number: int, view: PaperView, reasons: Sequence[str], rate: str | None = None
+) -> str:
     title = chat_text(shorten(view.title, MAX_TITLE_CHARS))
     lines = [f"{number}. [{title}]({link_target(view.url)}) · {_votes(view)}"]
     shown = [chat_text(shorten(r, MAX_REASON_CHARS)) for r in reasons[:MAX_REASONS] if r.strip()]
     if shown:
         lines.append(f"    Why: {'; '.join(shown)}")
+    if rate is not None:
+        more, less = link_target(f"{rate}/more"), link_target(f"{rate}/less")
+        lines.append(f"    [More like this]({more}) · [Less like this]({less})")
     return "\n".join(lines)
 
 
@@ -114,12 +120,15 @@ def render_chat(
     papers: Mapping[str, PaperView],
     edition_link: str,
     limits: ChatLimits,
+    rating_base: str | None = None,
 ) -> ChatMessage:
     """One subscriber's edition as a chat message that fits ``limits``.
 
     ``items`` are the edition's papers (matched ones carry their reasons); an item whose
-    paper is missing from ``papers`` is skipped. A limit too small for even the headline and
-    the edition link gives the shortest message that says where the edition is.
+    paper is missing from ``papers`` is skipped. With ``rating_base`` each matched paper
+    gets its rating links (its position among ``items`` in rank order, as the server reads
+    it). A limit too small for even the headline and the edition link gives the shortest
+    message that says where the edition is.
     """
     ordered = sorted(items, key=lambda i: i.rank)
     matched = [i for i in ordered if i.section == MATCHED and i.paper_id in papers]
@@ -140,8 +149,17 @@ def render_chat(
         title = chat_title(headline, limits.title_maxlen)
     else:
         head.append(f"**{chat_text(headline)}**")
+    position = {id(i): n for n, i in enumerate(ordered)}
     blocks: list[tuple[str, str]] = [
-        ("matched", _paper_block(n, papers[i.paper_id], i.reasons))
+        (
+            "matched",
+            _paper_block(
+                n,
+                papers[i.paper_id],
+                i.reasons,
+                f"{rating_base}/{position[id(i)]}" if rating_base else None,
+            ),
+        )
         for n, i in enumerate(matched, 1)
     ]
     blocks += [("trending", _trending_block(papers[i.paper_id])) for i in trending]
