@@ -49,6 +49,8 @@ class FeedEntry:
     html: str
     reasons: tuple[str, ...] = ()
     note: str | None = None
+    # A personal feed's entry: the reader's (more like this, less like this) links.
+    rate: tuple[str, str] | None = None
 
 
 def entry_id(public_url: str, *parts: str) -> str:
@@ -112,17 +114,20 @@ def paper_entry(
     published: datetime,
     reasons: Sequence[str] = (),
     note: str | None = None,
+    rate: tuple[str, str] | None = None,
 ) -> FeedEntry:
-    """The feed entry of a paper, with why it was chosen when there is a reason."""
+    """The feed entry of a paper, with why it was chosen when there is a reason (and, in a
+    personal feed, its rating links)."""
     if published.tzinfo is None:
         raise ValueError(f"published {published.isoformat()} has no time zone")
     return FeedEntry(
         paper=paper,
         guid=guid,
         published=published,
-        html=xml_text(entry_html(paper, reasons=reasons, note=note)),
+        html=xml_text(entry_html(paper, reasons=reasons, note=note, rate=rate)),
         reasons=tuple(reasons),
         note=note,
+        rate=rate,
     )
 
 
@@ -136,8 +141,11 @@ def listed_entry(listed: ListedPaper, *, guid: str, reasons: Sequence[str] = ())
     )
 
 
-def edition_entry(entry: EditionEntry, *, public_url: str) -> FeedEntry:
-    """A paper of a subscriber's edition, dated when the edition was made."""
+def edition_entry(
+    entry: EditionEntry, *, public_url: str, rate: tuple[str, str] | None = None
+) -> FeedEntry:
+    """A paper of a subscriber's edition, dated when the edition was made; ``rate`` its
+    (more, less) rating links."""
     note = "Also trending" if entry.section == "trending" else None
     reasons = () if entry.section == "trending" else entry.reasons
     return paper_entry(
@@ -146,11 +154,19 @@ def edition_entry(entry: EditionEntry, *, public_url: str) -> FeedEntry:
         published=entry.created_at,
         reasons=reasons,
         note=note,
+        rate=rate,
     )
 
 
-def entry_html(paper: PaperView, *, reasons: Sequence[str] = (), note: str | None = None) -> str:
-    """The entry's body: why it was picked, the abstract, then links and upvotes, all escaped."""
+def entry_html(
+    paper: PaperView,
+    *,
+    reasons: Sequence[str] = (),
+    note: str | None = None,
+    rate: tuple[str, str] | None = None,
+) -> str:
+    """The entry's body: why it was picked, the abstract, then links and upvotes, then the
+    rating links when given, all escaped."""
     parts: list[Markup] = []
     if reasons:
         parts.append(Markup("<p><strong>Why:</strong> {}</p>").format("; ".join(reasons)))
@@ -166,4 +182,10 @@ def entry_html(paper: PaperView, *, reasons: Sequence[str] = (), note: str | Non
     anchors = Markup(" · ").join(Markup('<a href="{}">{}</a>').format(u, t) for u, t in links)
     votes = f"{paper.upvotes} upvote" + ("" if paper.upvotes == 1 else "s")
     parts.append(Markup("<p>{} · {}</p>").format(anchors, votes))
+    if rate is not None:
+        parts.append(
+            Markup(
+                '<p><a href="{}">More like this</a> · <a href="{}">Less like this</a></p>'
+            ).format(*rate)
+        )
     return str(escape("\n").join(parts))

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from sqlalchemy import Engine
 
 from paperfeed import links
-from paperfeed.config import Settings
+from paperfeed.config import Settings, secret_key
 from paperfeed.corpus import CorpusCache, to_document
 from paperfeed.errors import InputError
 from paperfeed.feeds.cache import CachedFeed, FeedCache
@@ -38,8 +38,9 @@ from paperfeed.feeds.entries import (
 from paperfeed.feeds.rss_atom import MEDIA_TYPES, FeedFormat, FeedMeta, render_feed
 from paperfeed.paper_view import one_line
 from paperfeed.ranking.interests import parse_interests
+from paperfeed.rating_links import RatingSigner, rating_url
 from paperfeed.store.db import session_scope
-from paperfeed.store.edition_entries import edition_entries, edition_version
+from paperfeed.store.edition_entries import EditionEntry, edition_entries, edition_version
 from paperfeed.store.feed_pools import feed_pool_version, newest_settled_papers
 from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.preferences import find_by_feed_token
@@ -60,6 +61,8 @@ class FeedOptions:
     list_name: str
     days: int
     max_items: int
+    # Signs a personal feed's rating links; None: its entries carry none.
+    secret: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedOptions:
@@ -69,6 +72,7 @@ class FeedOptions:
             list_name=settings.list_name,
             days=settings.feed_days,
             max_items=settings.feed_max_items,
+            secret=secret_key(settings),
         )
 
 
@@ -211,9 +215,29 @@ class FeedService:
             subscriber_id = subscriber.id or 0
             created_at = subscriber.created_at
             newest, count, created = edition_version(session, subscriber_id)
+            # A team's feed may be shared with the team: no one rates for it from there.
+            team = subscriber.name is not None
 
         changed = created or created_at
         public_url = self.options.public_url
+        secret = None if team else self.options.secret
+        signers: dict[datetime, RatingSigner] = {}
+
+        def rate(reader: int, entry: EditionEntry) -> tuple[str, str] | None:
+            # Signed as of the edition's making, so a rebuild writes the same bytes (the
+            # entry does not change under the reader) and a link lives as long as the
+            # edition's mail's links.
+            if secret is None:
+                return None
+            at = entry.created_at
+            signer = signers.get(at)
+            if signer is None:
+                signer = signers[at] = RatingSigner(secret, clock=lambda: at)
+            pid = entry.paper.arxiv_id
+            return (
+                rating_url(public_url, signer, reader, pid, more=True),
+                rating_url(public_url, signer, reader, pid, more=False),
+            )
 
         def build() -> bytes:
             with session_scope(self.engine) as session:
@@ -231,7 +255,10 @@ class FeedService:
                 title=f"{self.options.list_name}: your papers",
                 description="The papers chosen for you, newest edition first, with reasons.",
                 self_url=links.personal_feed_url(public_url, token, fmt),
-                items=[edition_entry(e, public_url=public_url) for e in entries],
+                items=[
+                    edition_entry(e, public_url=public_url, rate=rate(subscriber_id, e))
+                    for e in entries
+                ],
                 changed=changed,
                 fmt=fmt,
                 page=page,

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.links import archive_url, preferences_url
+from paperfeed.rating_links import rating_url
 from paperfeed.store.db import session_scope
 from paperfeed.store.edition_entries import edition_entries
 from paperfeed.store.feed_pools import listing_days
@@ -22,6 +23,7 @@ from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.papers import latest_listing_day, papers_on
 from paperfeed.store.subscribers import find_by_token
 from paperfeed.web.cards import paper_card
+from paperfeed.web.feedback import rating_signer
 from paperfeed.web.pages import PageError, render
 from paperfeed.web.state import AppState, AppStateDep
 
@@ -109,10 +111,28 @@ def _edition(request: Request, state: AppState, token: str, edition_id: int) -> 
             entries = edition_entries(session, subscriber.id or 0, edition_id=edition_id)
         # A team digest's preferences page answers 403 (web/manage.py): link none.
         team = subscriber is not None and subscriber.name is not None
+        reader = subscriber.id if subscriber is not None and not team else None
     if not entries:
         raise PageError(404, "There is no such edition for this link.", title="Unknown edition")
+    signer = rating_signer(state)
+
+    def rate(paper_id: str) -> tuple[str, str] | None:
+        # A person's page only: a team's is read by everyone in its channel.
+        if reader is None:
+            return None
+        return (
+            rating_url(state.public_url, signer, reader, paper_id, more=True),
+            rating_url(state.public_url, signer, reader, paper_id, more=False),
+        )
+
     cards = [
-        paper_card(e.paper, upvotes=e.upvotes, reasons=e.reasons, section=e.section)
+        paper_card(
+            e.paper,
+            upvotes=e.upvotes,
+            reasons=e.reasons,
+            section=e.section,
+            rate=rate(e.paper.arxiv_id),
+        )
         for e in entries
     ]
     return render(

@@ -21,6 +21,8 @@ class PaperCard:
     paper: PaperView
     reasons: tuple[str, ...] = ()
     section: str = "matched"
+    # A reader's own page: their (more like this, less like this) links for this paper.
+    rate: tuple[str, str] | None = None
 
 
 def paper_card(
@@ -30,10 +32,12 @@ def paper_card(
     comments: int = 0,
     reasons: Sequence[str] = (),
     section: str = "matched",
+    rate: tuple[str, str] | None = None,
 ) -> PaperCard:
     """The card of a stored paper."""
     return PaperCard(
         paper=paper_view(paper, upvotes=upvotes, comments=comments),
         reasons=tuple(reasons),
         section=section,
+        rate=rate,
     )

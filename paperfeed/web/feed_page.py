@@ -51,6 +51,7 @@ def feed_items(entries: Sequence[FeedEntry]) -> list[FeedItem]:
                 paper=entry.paper,
                 reasons=entry.reasons,
                 section="trending" if entry.note else "matched",
+                rate=entry.rate,
             ),
             note=entry.note,
         )

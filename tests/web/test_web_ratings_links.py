@@ -166,3 +166,72 @@ def test_an_altered_mail_link_rates_nothing(
     assert client.get(path.rsplit("/", 1)[0] + "/sideways").status_code == 404
     assert _ratings(stored) == set()
     assert alice != bob
+
+
+PAGE_RATE = re.compile(r'href="http://testserver(/r/[^"/]+)"[^>]*>(More|Less) like this<')
+
+
+def _resolves(client: TestClient, path: str) -> tuple[str, bool]:
+    """What a rating link asks, read from its one-button page (the GET records nothing)."""
+    page = client.get(path)
+    assert page.status_code == 200
+    found = re.search(r"\((\d{4}\.\d{4,5})\)", page.text)
+    assert found is not None
+    return found.group(1), "More papers like this one?" in page.text
+
+
+@SQLITE_ONLY
+def test_the_edition_page_rates_each_paper_for_its_reader(
+    client: TestClient, stored: Engine, web_settings: Settings
+) -> None:
+    alice = _reader(stored, "alice@example.com", '"speculative decoding"')
+    compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
+    with session_scope(stored) as session:
+        reader = session.get(Subscriber, alice)
+        assert reader is not None
+        token, feed_key = reader.token, reader.feed_token
+        edition = session.exec(select(Edition).where(Edition.subscriber_id == alice)).one()
+    papers = [pid for _, pid, _ in _matched(stored, alice)]  # matched and trending
+    page = client.get(f"/e/{token}/{edition.id}")
+    assert page.status_code == 200
+    links = PAGE_RATE.findall(page.text)
+    assert len(links) == 2 * len(papers)
+    asked = [(_resolves(client, path), way) for path, way in links]
+    assert [(pid, more) for (pid, more), _ in asked] == [
+        (pid, more) for pid in papers for more in (True, False)
+    ]
+    assert all(more == (way == "More") for (_, more), way in asked)
+    assert not any(token in p or feed_key in p for p, _ in links)
+    assert _ratings(stored) == set()
+    _click(client, links[0][0])
+    assert _ratings(stored) == {(alice, papers[0], 1)}
+
+
+@SQLITE_ONLY
+def test_the_personal_feed_rates_each_paper_and_public_feeds_do_not(
+    client: TestClient, stored: Engine, web_settings: Settings
+) -> None:
+    alice = _reader(stored, "alice@example.com", '"speculative decoding"')
+    compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
+    with session_scope(stored) as session:
+        reader = session.get(Subscriber, alice)
+        assert reader is not None
+        token, feed_key = reader.token, reader.feed_token
+    papers = [pid for _, pid, _ in _matched(stored, alice)]
+    feed = client.get(f"/feeds/u/{feed_key}.atom")
+    assert feed.status_code == 200
+    # The entry bodies are escaped HTML inside the XML.
+    links = re.findall(r'href="http://testserver(/r/[^"]+)"&gt;(More|Less)', feed.text)
+    assert len(links) == 2 * len(papers)
+    asked = [_resolves(client, path) for path, _ in links]
+    assert asked == [(pid, more) for pid in papers for more in (True, False)]
+    assert not any(token in p or feed_key in p for p, _ in links)
+    # Built again, the same bytes: the links are signed as of the edition's making.
+    assert client.get(f"/feeds/u/{feed_key}.atom").content == feed.content
+    _click(client, links[1][0])
+    assert _ratings(stored) == {(alice, papers[0], -1)}
+    for public in ("/feeds/daily.atom", "/feeds/daily.rss"):
+        answer = client.get(public)
+        assert answer.status_code == 200
+        assert "/r/" not in answer.text
+        assert "like this" not in answer.text
