@@ -30,7 +30,16 @@ from paperfeed.mailer.message import install_tag, make_sender
 from paperfeed.mailer.transport import Transport
 from paperfeed.mailer.transport_choice import open_transport
 from paperfeed.store.db import make_engine
-from paperfeed.web import browse, chat_settings, feed_routes, manage, ops, past_editions, signup
+from paperfeed.web import (
+    browse,
+    chat_settings,
+    feed_routes,
+    manage,
+    ops,
+    past_editions,
+    ratings_page,
+    signup,
+)
 from paperfeed.web import feedback as rating_routes
 from paperfeed.web.feed_gate import BuildGate
 from paperfeed.web.pages import (
@@ -156,7 +165,13 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.paperfeed = state
-    routers = (signup.router, manage.router, chat_settings.router, past_editions.router)
+    routers = (
+        signup.router,
+        manage.router,
+        chat_settings.router,
+        ratings_page.router,
+        past_editions.router,
+    )
     for router in (*routers, rating_routes.router, browse.router, ops.router):
         app.include_router(router)
     app.feeds = feed_routes.feeds_app(state, https=settings.public_url.startswith("https://"))

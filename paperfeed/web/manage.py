@@ -39,10 +39,15 @@ from paperfeed.web.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
 from paperfeed.web.opml import OpmlFeed, render_opml
 from paperfeed.web.pages import PageError, check_form, render
 from paperfeed.web.past_editions import ON_PREFERENCES, past_editions
+from paperfeed.web.rated_list import rated_rows
 from paperfeed.web.state import AppState, AppStateDep
 from paperfeed.web.zone_choices import zone_regions
 
 router = APIRouter()
+RATINGS_NOTICES = {  # after a "Your ratings" form (web/ratings_page.py)
+    "undone": "That rating is forgotten: your picks are chosen as before it.",
+    "reset": "All your ratings are forgotten: your picks follow your interests alone again.",
+}
 CHAT_NOTICES = {  # after a "Chat and push" form (web/chat_settings.py)
     "added": "Address added: your next digest goes there too.",
     "removed": "Address removed.",
@@ -92,6 +97,7 @@ def _preferences(
             session, state.public_url, token, subscriber.id or 0, offset=0, limit=ON_PREFERENCES
         )
         chat_addresses = list_addresses(session, subscriber.id or 0)
+        ratings = rated_rows(session, subscriber.id or 0)
     text = subscriber.interests if interests is None else interests
     preview = preview_digest(
         state.engine,
@@ -111,6 +117,8 @@ def _preferences(
         "editions": editions,
         "chat_addresses": chat_addresses,
         "chat_notice": CHAT_NOTICES.get(request.query_params.get("chat", "")),
+        "ratings": ratings,
+        "ratings_notice": RATINGS_NOTICES.get(request.query_params.get("ratings", "")),
         "saved": request.query_params.get("saved") == "1",
         "reset": request.query_params.get("reset"),
         "welcome": request.query_params.get("welcome") == "1",
