@@ -24,10 +24,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from paperfeed.config import Settings
 from paperfeed.mailer.preview import preview_digest
 from paperfeed.store.db import session_scope
+from paperfeed.store.models import EditionPaper
+from paperfeed.store.ratings import record
 from paperfeed.store.subscribers import find_by_email
 from paperfeed.web.app import create_app
 from tests.support.contrast_check import low_contrast, report
@@ -161,7 +164,7 @@ def test_every_page_and_mail_reads_well_on_a_phone_and_a_desktop_in_light_and_da
     with session_scope(stored) as session:
         reader = find_by_email(session, READER)
         assert reader is not None
-        token = reader.token
+        token, reader_id = reader.token, reader.id or 0
 
     # The front page, and /subscribe typed by hand: the form, not a 405.
     page.goto(base + "/")
@@ -202,8 +205,15 @@ def test_every_page_and_mail_reads_well_on_a_phone_and_a_desktop_in_light_and_da
     assert page.locator("form button").count() == 0
     audit("confirm-used", shot=False)
 
+    # A rating, so the "Your ratings" card has a row (title, which way, Undo) to measure.
+    with session_scope(stored) as session:
+        rated = session.exec(select(EditionPaper.paper_id)).first()
+        assert rated is not None
+        record(session, reader_id, rated, 1, now=NOW)
+
     # The reader's preferences: feedback and preview before "Delete my data".
     page.goto(f"{base}/u/{token}")
+    assert page.locator("#ratings .ratings li").count() == 1
     feedback = "#preview .understood"
     delete = "button.danger"
     assert page.locator(feedback).count() == 1
