@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, func, or_, update
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, bindparam, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
@@ -86,6 +86,23 @@ def _claimed(row: Row[Any], *, counting: int) -> ClaimedDelivery:
     )
 
 
+def _due_query(
+    kind: str,
+    now: datetime,
+    lease: timedelta,
+    after_id: int,
+    subscriber_id: int | None,
+    limit: int,
+) -> Select[Any]:
+    """The oldest ``limit`` claimable rows of ``kind`` above ``after_id``: what a claim takes."""
+    query = sa_select(*_CLAIM_COLUMNS).where(
+        _claimable(kind, now, lease), _DELIVERY.c.id > after_id
+    )
+    if subscriber_id is not None:
+        query = query.where(_DELIVERY.c.subscriber_id == subscriber_id)
+    return query.order_by(_DELIVERY.c.id).limit(limit)
+
+
 def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -107,12 +124,7 @@ def claim_batch(
     ``after_id`` lets one pass move forward, so a row it released is retried by the next pass,
     not again at once. ``attempts`` in the result counts this claim.
     """
-    query = sa_select(*_CLAIM_COLUMNS).where(
-        _claimable(kind, now, lease), _DELIVERY.c.id > after_id
-    )
-    if subscriber_id is not None:
-        query = query.where(_DELIVERY.c.subscriber_id == subscriber_id)
-    query = query.order_by(_DELIVERY.c.id).limit(limit)
+    query = _due_query(kind, now, lease, after_id, subscriber_id, limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = session.execute(query).all()
@@ -144,12 +156,7 @@ def due_deliveries(
     lease: timedelta = DEFAULT_LEASE,
 ) -> list[ClaimedDelivery]:
     """The deliveries ``claim_batch`` would take, read without claiming (for dry runs)."""
-    query = sa_select(*_CLAIM_COLUMNS).where(
-        _claimable(kind, now, lease), _DELIVERY.c.id > after_id
-    )
-    if subscriber_id is not None:
-        query = query.where(_DELIVERY.c.subscriber_id == subscriber_id)
-    rows = session.execute(query.order_by(_DELIVERY.c.id).limit(limit)).all()
+    rows = session.execute(_due_query(kind, now, lease, after_id, subscriber_id, limit)).all()
     return [_claimed(r, counting=0) for r in rows]
 
 
