@@ -278,27 +278,23 @@ class _FieldReader:
         return None
 
     def names(self, source: dict[str, Any], name: str) -> tuple[str, ...]:
-        value = source.get(name)
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            self._wrong(name, value, "a list")
-            return ()
-        people = [
-            p.get("name") if isinstance(p, dict) else None for p in self._bounded(name, value)
-        ]
+        people = [p.get("name") if isinstance(p, dict) else None for p in self._list(source, name)]
         named = (self.repaired("an author's name", p, MAX_NAME_CHARS) for p in people)
         return tuple(person for person in named if person)
 
     def words(self, source: dict[str, Any], name: str) -> tuple[str, ...]:
+        words = (self.repaired(name, w, MAX_NAME_CHARS) for w in self._list(source, name))
+        return tuple(word for word in words if word)
+
+    def _list(self, source: dict[str, Any], name: str) -> list[Any]:
+        """The list under ``name`` (cut to its bound); absent or not a list (noted) is empty."""
         value = source.get(name)
         if value is None:
-            return ()
+            return []
         if not isinstance(value, list):
             self._wrong(name, value, "a list")
-            return ()
-        words = (self.repaired(name, w, MAX_NAME_CHARS) for w in self._bounded(name, value))
-        return tuple(word for word in words if word)
+            return []
+        return self._bounded(name, value)
 
     def _bounded(self, name: str, value: list[Any]) -> list[Any]:
         if len(value) <= MAX_LIST_ITEMS:
