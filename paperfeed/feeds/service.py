@@ -114,13 +114,9 @@ class FeedService:
 
     def daily(self, fmt: FeedFormat, *, page: PageRender | None = None) -> CachedFeed:
         """The settled days' papers, newest day first, most upvoted first within a day."""
-        with session_scope(self.engine) as session:
-            version = feed_pool_version(session)
-        # Nothing settled yet: the newest crawl; nothing crawled at all: the first build.
-        changed = version[0] or _now()
         public_url = self.options.public_url
 
-        def build() -> bytes:
+        def build(changed: datetime) -> bytes:
             with session_scope(self.engine) as session:
                 papers = newest_settled_papers(
                     session, days=self.options.days, limit=self.options.max_items
@@ -140,13 +136,7 @@ class FeedService:
                 page=page,
             )
 
-        return self.cache.get(
-            feed_key("daily", fmt, page=page is not None),
-            version=version,
-            last_modified=changed,
-            media_type=PAGE_MEDIA_TYPE if page else MEDIA_TYPES[fmt],
-            build=build,
-        )
+        return self._pool_feed(feed_key("daily", fmt, page=page is not None), fmt, page, build)
 
     def topic(self, query: str, fmt: FeedFormat, *, page: PageRender | None = None) -> CachedFeed:
         """Papers of the feed's days that match ``query`` (the interest language), best first."""
@@ -162,12 +152,9 @@ class FeedService:
                 f"the topic query {query[:80]!r} has nothing to match: "
                 + "; ".join(interests.describe())
             )
-        with session_scope(self.engine) as session:
-            version = feed_pool_version(session)
-        changed = version[0] or _now()
         public_url = self.options.public_url
 
-        def build() -> bytes:
+        def build(changed: datetime) -> bytes:
             with session_scope(self.engine) as session:
                 pool = newest_settled_papers(session, days=self.options.days, limit=TOPIC_POOL)
             matches: list[tuple[int, float, FeedEntry]] = []
@@ -193,12 +180,27 @@ class FeedService:
                 page=page,
             )
 
+        key = feed_key("topic", query, fmt, page=page is not None)
+        return self._pool_feed(key, fmt, page, build)
+
+    def _pool_feed(
+        self,
+        key: Hashable,
+        fmt: FeedFormat,
+        page: PageRender | None,
+        build: Callable[[datetime], bytes],
+    ) -> CachedFeed:
+        """A feed drawn from the settled days' pool, rebuilt (``build(changed)``) when it moves."""
+        with session_scope(self.engine) as session:
+            version = feed_pool_version(session)
+        # Nothing settled yet: the newest crawl; nothing crawled at all: the first build.
+        changed = version[0] or _now()
         return self.cache.get(
-            feed_key("topic", query, fmt, page=page is not None),
+            key,
             version=version,
             last_modified=changed,
             media_type=PAGE_MEDIA_TYPE if page else MEDIA_TYPES[fmt],
-            build=build,
+            build=lambda: build(changed),
         )
 
     def personal(
