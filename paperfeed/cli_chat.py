@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from paperfeed.cli_base import command_group, open_database, out, utc_now
-from paperfeed.cli_teams import read_url
+from paperfeed.cli_teams import ChannelKind, read_url
 from paperfeed.errors import InputError
 from paperfeed.terminal import terminal_text
 
@@ -57,12 +57,7 @@ def chat_add(
     no_email: Annotated[
         bool, typer.Option("--no-email", help="Send their digest only to chat from now on.")
     ] = False,
-    kind: Annotated[
-        str,
-        typer.Option(
-            help="The channel that posts to it: 'chat' (apprise) or another registered one."
-        ),
-    ] = "chat",
+    kind: ChannelKind = "chat",
 ) -> None:
     """Add a chat or push address; digests go there beside (or, --no-email, instead of) mail."""
     from paperfeed.store.channel_addresses import add_address

@@ -25,6 +25,13 @@ def read_url(value: str) -> str:
     return sys.stdin.readline().strip() if value == "-" else value
 
 
+# Which registered channel posts to an address: 'chat' (apprise) unless a command says other.
+ChannelKind = Annotated[
+    str,
+    typer.Option(help="The channel that posts to it: 'chat' (apprise) or another registered one."),
+]
+
+
 @teams_app.command("add")
 def teams_add(
     name: Annotated[str, typer.Argument(help="The team's name, e.g. 'vision-lab'.")],
@@ -45,12 +52,7 @@ def teams_add(
     max_papers: Annotated[
         int, typer.Option("--max-papers", min=1, max=100, help="Most papers per digest.")
     ] = 10,
-    kind: Annotated[
-        str,
-        typer.Option(
-            help="The channel that posts to it: 'chat' (apprise) or another registered one."
-        ),
-    ] = "chat",
+    kind: ChannelKind = "chat",
 ) -> None:
     """Add a team digest that posts to one chat address (checked with apprise)."""
     from paperfeed.cli_interests import usable_interests
