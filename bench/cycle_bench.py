@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
-import platform
 import random
 import re
 import resource
@@ -44,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # `python bench/x.py` puts only bench/ on the path; the root makes tests.support importable.
 sys.path.insert(0, str(ROOT))
 
+from bench_results import write_results  # noqa: E402
 from cycle_send_bench import postgres_database  # noqa: E402
 from send_bench import SMTP_SINK, sink  # noqa: E402
 
@@ -281,22 +280,17 @@ def report(args: Any, runs: list[dict[str, Any]]) -> None:
             f"(seeding {args.subscribers:,} subscribers took {run['seed_s']:.1f} s, not counted)"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "cycle",
-                "subscribers": args.subscribers,
-                "naive_sample": args.naive,
-                "smtp_pool": POOL,
-                "rows": table,
-                "seed_s": {r["database"]: r["seed_s"] for r in runs},
-                "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    write_results(
+        RESULTS,
+        {
+            "benchmark": "cycle",
+            "subscribers": args.subscribers,
+            "naive_sample": args.naive,
+            "smtp_pool": POOL,
+            "rows": table,
+            "seed_s": {r["database"]: r["seed_s"] for r in runs},
+            "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
     )
 
 

@@ -31,7 +31,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import smtplib
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench_results import write_results
 from mail_sample import DAY, sample_day, sample_digests, sample_rows
 from render_bench import naive_mime, naive_render
 from send_bench import SMTP_SINK, best_of, sink
@@ -453,26 +453,21 @@ def report(args: Any, rows: list[tuple[str, dict[str, Any]]], fill_s: dict[str, 
         f"{TARGET:,.0f} (render + SMTP + ledger): {'met' if met else 'NOT met'}"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "cycle_send",
-                "sink": "smtp-sink",
-                "messages": args.messages,
-                "pool_per_process": args.pool,
-                "workers": args.workers,
-                "repeat": args.repeat,
-                "fill_s": fill_s,
-                "rows": table,
-                "covers": "claim + load + render + MIME + SMTP + mark sent",
-                "target_per_s": TARGET,
-                "target_met": met,
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    write_results(
+        RESULTS,
+        {
+            "benchmark": "cycle_send",
+            "sink": "smtp-sink",
+            "messages": args.messages,
+            "pool_per_process": args.pool,
+            "workers": args.workers,
+            "repeat": args.repeat,
+            "fill_s": fill_s,
+            "rows": table,
+            "covers": "claim + load + render + MIME + SMTP + mark sent",
+            "target_per_s": TARGET,
+            "target_met": met,
+        },
     )
 
 

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -26,6 +23,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from bench_results import write_results
 from mail_sample import NOW, sample_day, sample_digests
 
 from paperfeed.mailer.bulk import compile_shell, digest_mail
@@ -192,24 +190,19 @@ def main() -> None:
     met = rows[0]["per_core_per_s"] >= TARGET_PER_CORE
     print(f"\ntarget >= {TARGET_PER_CORE:,.0f} renders/s per core: {'met' if met else 'NOT met'}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "render",
-                "subscribers": args.subscribers,
-                "naive_sample": args.naive,
-                "papers_per_day": len(day.papers),
-                "compile_day_ms": compile_once["wall_s"] * 1000,
-                "html_bytes": {"min": min(sizes), "max": max(sizes)},
-                "rows": rows,
-                "target_per_core": TARGET_PER_CORE,
-                "target_met": met,
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    write_results(
+        RESULTS,
+        {
+            "benchmark": "render",
+            "subscribers": args.subscribers,
+            "naive_sample": args.naive,
+            "papers_per_day": len(day.papers),
+            "compile_day_ms": compile_once["wall_s"] * 1000,
+            "html_bytes": {"min": min(sizes), "max": max(sizes)},
+            "rows": rows,
+            "target_per_core": TARGET_PER_CORE,
+            "target_met": met,
+        },
     )
 
 

@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import multiprocessing
 import os
-import platform
 import shutil
 import smtplib
 import socket
@@ -39,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
+from bench_results import write_results
 from mail_sample import NOW, sample_day, sample_digests
 from render_bench import naive_mime, naive_render
 
@@ -324,30 +323,25 @@ def main() -> None:
         f"no ledger): {'met' if met else 'NOT met'}"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "send",
-                "sink": args.sink,
-                "messages": args.messages,
-                "message_bytes": size,
-                "pool_per_process": args.pool,
-                "workers": args.workers,
-                "rows": table,
-                "client_cpu_ms_per_message": {
-                    "smtp_wire_transport": wire_cpu,
-                    "plain_aiosmtplib": plain_cpu,
-                    "ratio": plain_cpu / wire_cpu,
-                },
-                "covers": "render + MIME + SMTP; not the outbox ledger",
-                "target_per_s": TARGET,
-                "target_met": met,
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    write_results(
+        RESULTS,
+        {
+            "benchmark": "send",
+            "sink": args.sink,
+            "messages": args.messages,
+            "message_bytes": size,
+            "pool_per_process": args.pool,
+            "workers": args.workers,
+            "rows": table,
+            "client_cpu_ms_per_message": {
+                "smtp_wire_transport": wire_cpu,
+                "plain_aiosmtplib": plain_cpu,
+                "ratio": plain_cpu / wire_cpu,
             },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+            "covers": "render + MIME + SMTP; not the outbox ledger",
+            "target_per_s": TARGET,
+            "target_met": met,
+        },
     )
 
 
