@@ -42,8 +42,8 @@ def network_key(client: str) -> str:
     return str(address)
 
 
-class SlidingWindow:
-    """At most ``limit`` hits per key within any ``window`` seconds."""
+class _Window:
+    """A limit per key within a sliding time window, kept under one lock."""
 
     def __init__(
         self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic
@@ -51,8 +51,17 @@ class SlidingWindow:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+
+
+class SlidingWindow(_Window):
+    """At most ``limit`` hits per key within any ``window`` seconds."""
+
+    def __init__(
+        self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(limit, window, clock=clock)
+        self._hits: dict[str, deque[float]] = {}
 
     def hit(self, key: str) -> bool:
         """Count one hit for ``key``; False (and not counted) when over the limit."""
@@ -74,7 +83,7 @@ class SlidingWindow:
             del self._hits[key]
 
 
-class DistinctWindow:
+class DistinctWindow(_Window):
     """At most ``limit`` different values per key within any ``window`` seconds.
 
     A value already counted for the key within the window passes without counting again.
@@ -83,12 +92,9 @@ class DistinctWindow:
     def __init__(
         self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
+        super().__init__(limit, window, clock=clock)
         # key digest -> value digest -> when it was first counted, oldest first
         self._seen: dict[str, OrderedDict[str, float]] = {}
-        self._lock = threading.Lock()
 
     def hit(self, key: str, value: str) -> bool:
         """Count ``value`` for ``key``; False (and not counted) when it would pass the limit."""
