@@ -99,13 +99,8 @@ def _claim_all(engine: Engine, worker: str, claimed: list[int], barrier: threadi
         claimed.extend(ids)
 
 
-@pytest.mark.postgres
-def test_two_concurrent_claimers_on_postgres_never_get_the_same_delivery(postgres_url: str) -> None:
-    from paperfeed.store import migrate
-
-    engine = make_engine(postgres_url, pool_size=4)
-    migrate.upgrade(engine)
-    ids = _fill_outbox(engine, 300)
+def _race_two_claimers(engine: Engine) -> tuple[list[int], list[int]]:
+    """Two threads claiming batches at once until nothing is left: what each one took."""
     first: list[int] = []
     second: list[int] = []
     barrier = threading.Barrier(2)
@@ -117,6 +112,17 @@ def test_two_concurrent_claimers_on_postgres_never_get_the_same_delivery(postgre
         w.start()
     for w in workers:
         w.join(timeout=60)
+    return first, second
+
+
+@pytest.mark.postgres
+def test_two_concurrent_claimers_on_postgres_never_get_the_same_delivery(postgres_url: str) -> None:
+    from paperfeed.store import migrate
+
+    engine = make_engine(postgres_url, pool_size=4)
+    migrate.upgrade(engine)
+    ids = _fill_outbox(engine, 300)
+    first, second = _race_two_claimers(engine)
 
     assert not set(first) & set(second)
     assert sorted(first + second) == sorted(ids)
@@ -133,17 +139,7 @@ def test_concurrent_claimers_on_sqlite_never_get_the_same_delivery(tmp_path: obj
     engine = make_engine(f"sqlite:///{Path(str(tmp_path)) / 'outbox.db'}")
     migrate.upgrade(engine)
     ids = _fill_outbox(engine, 120)
-    first: list[int] = []
-    second: list[int] = []
-    barrier = threading.Barrier(2)
-    workers = [
-        threading.Thread(target=_claim_all, args=(engine, "w1", first, barrier)),
-        threading.Thread(target=_claim_all, args=(engine, "w2", second, barrier)),
-    ]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=60)
+    first, second = _race_two_claimers(engine)
     assert not set(first) & set(second)
     assert sorted(first + second) == sorted(ids)
 
