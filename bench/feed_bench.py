@@ -42,10 +42,10 @@ DAYS, PER_DAY = 5, 20
 
 def fill_store(database_url: str) -> None:
     """Five settled days of 20 real papers each: a 100-item daily feed."""
-    from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
+    from paperfeed.crawler.records import PaperRecord
     from paperfeed.store import migrate
-    from paperfeed.store.crawls import save_day
-    from paperfeed.store.db import make_engine, session_scope
+    from paperfeed.store.db import make_engine
+    from tests.feeds.feed_samples import save_list
 
     docs = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     engine = make_engine(database_url)
@@ -63,19 +63,9 @@ def fill_store(database_url: str) -> None:
             )
             for i, d in enumerate(chunk)
         )
-        listings = tuple(
-            ListingRecord(day, p.arxiv_id, rank=i + 1, upvotes=100 - i, comments=0)
-            for i, p in enumerate(papers)
-        )
         at = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
-        with session_scope(engine) as session:
-            save_day(
-                session,
-                DayResult(day, "daily", "ok", "api", papers, listings),
-                started_at=at,
-                finished_at=at,
-                settled=True,
-            )
+        upvotes = [100 - i for i in range(len(papers))]
+        save_list(engine, day, papers, upvotes, at=at, settled=True)
     engine.dispose()
 
 

@@ -3,6 +3,7 @@ feed description (also used by the proof tests)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -62,15 +63,28 @@ def store_day(
     papers = tuple(paper_record(n, i) for i in range(len(TOPICS)))
     if again is not None:
         papers += (paper_record(0, again),)
+    save_list(engine, day, papers, (10, 40, 20, 30, 5), at=at or settled_at(day), settled=settled)
+
+
+def save_list(
+    engine: Engine,
+    day: date,
+    papers: Sequence[PaperRecord],
+    upvotes: Sequence[int],
+    *,
+    at: datetime,
+    settled: bool,
+) -> None:
+    """Store ``papers`` as ``day``'s daily list in this order, paper i with ``upvotes[i]``,
+    crawled at ``at`` (also what feed_bench.py fills its store with)."""
     listings = tuple(
-        ListingRecord(day, p.arxiv_id, rank=i + 1, upvotes=(10, 40, 20, 30, 5)[i], comments=0)
+        ListingRecord(day, p.arxiv_id, rank=i + 1, upvotes=upvotes[i], comments=0)
         for i, p in enumerate(papers)
     )
-    at = at or settled_at(day)
     with session_scope(engine) as session:
         save_day(
             session,
-            DayResult(day, "daily", "ok", "api", papers, listings),
+            DayResult(day, "daily", "ok", "api", tuple(papers), listings),
             started_at=at,
             finished_at=at,
             settled=settled,
