@@ -32,6 +32,7 @@ from paperfeed.store.preferences import (
     update_preferences,
 )
 from paperfeed.store.subscribers import find_by_token, remove_subscriber, rotate_token
+from paperfeed.web.cold_start import cold_start_papers
 from paperfeed.web.forms import INTEREST_EXAMPLES, interests_field, read_preferences
 from paperfeed.web.live_preview import preview_digest
 from paperfeed.web.opml import FILENAME as OPML_FILENAME
@@ -99,6 +100,18 @@ def _preferences(
         chat_addresses = list_addresses(session, subscriber.id or 0)
         ratings = rated_rows(session, subscriber.id or 0)
     text = subscriber.interests if interests is None else interests
+    policy = EditionPolicy.from_settings(state.settings)
+    # Right after confirming (and after each of its ratings): a few papers to rate.
+    starting = (
+        request.query_params.get("welcome") == "1" or request.query_params.get("start") == "1"
+    )
+    cold_start = (
+        cold_start_papers(
+            state.engine, state.corpus, subscriber=subscriber, now=state.clock(), policy=policy
+        )
+        if starting and interests is None
+        else None
+    )
     preview = preview_digest(
         state.engine,
         state.corpus,
@@ -118,6 +131,7 @@ def _preferences(
         "chat_addresses": chat_addresses,
         "chat_notice": CHAT_NOTICES.get(request.query_params.get("chat", "")),
         "ratings": ratings,
+        "cold_start": cold_start,
         "ratings_notice": RATINGS_NOTICES.get(request.query_params.get("ratings", "")),
         "saved": request.query_params.get("saved") == "1",
         "reset": request.query_params.get("reset"),
