@@ -9,6 +9,8 @@ the server post to addresses inside its own network. Every form carries the CSRF
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -20,13 +22,34 @@ from paperfeed.store.db import session_scope
 from paperfeed.store.models import ChannelAddressStatus
 from paperfeed.web.manage import _known, _preferences
 from paperfeed.web.pages import check_form
-from paperfeed.web.state import AppStateDep
+from paperfeed.web.state import AppState, AppStateDep
 
 router = APIRouter()
 
 
 def _back(public_url: str, token: str, what: str) -> RedirectResponse:
     return RedirectResponse(f"{preferences_url(public_url, token)}?chat={what}#chat", 303)
+
+
+async def _apply(
+    request: Request,
+    state: AppState,
+    token: str,
+    change: Callable[[], None],
+    *,
+    done: str,
+    refused: int = 400,
+) -> Response:
+    """Make ``change`` off the event loop, then back to the chat part of the preferences
+    saying ``done``; what it refuses (InputError) shows the page with the reason."""
+    try:
+        await run_in_threadpool(change)
+    except InputError as exc:
+        error = str(exc)
+        return await run_in_threadpool(
+            lambda: _preferences(request, state, token, error=error, status=refused)
+        )
+    return _back(state.public_url, token, done)
 
 
 @router.post("/u/{token}/chat")
@@ -42,14 +65,7 @@ async def add_chat_address(request: Request, token: str, state: AppStateDep) -> 
             subscriber = _known(session, token)
             add_address(session, subscriber.id or 0, url, now=state.clock(), public=True)
 
-    try:
-        await run_in_threadpool(add)
-    except InputError as exc:
-        error = str(exc)
-        return await run_in_threadpool(
-            lambda: _preferences(request, state, token, error=error, status=400)
-        )
-    return _back(state.public_url, token, "added")
+    return await _apply(request, state, token, add, done="added")
 
 
 @router.post("/u/{token}/chat/{address_id}/remove")
@@ -68,14 +84,7 @@ async def remove_chat_address(
                 subscriber.email_digest = True
                 session.add(subscriber)
 
-    try:
-        await run_in_threadpool(remove)
-    except InputError as exc:
-        error = str(exc)
-        return await run_in_threadpool(
-            lambda: _preferences(request, state, token, error=error, status=404)
-        )
-    return _back(state.public_url, token, "removed")
+    return await _apply(request, state, token, remove, done="removed", refused=404)
 
 
 @router.post("/u/{token}/chat/email")
@@ -101,11 +110,4 @@ async def email_digest(request: Request, token: str, state: AppStateDep) -> Resp
             subscriber.email_digest = wanted
             session.add(subscriber)
 
-    try:
-        await run_in_threadpool(save)
-    except InputError as exc:
-        error = str(exc)
-        return await run_in_threadpool(
-            lambda: _preferences(request, state, token, error=error, status=400)
-        )
-    return _back(state.public_url, token, "saved")
+    return await _apply(request, state, token, save, done="saved")
