@@ -23,7 +23,7 @@ from paperfeed.outbox import registry
 from paperfeed.outbox.channel import Outcome, Parcel, Result
 from paperfeed.outbox.send_pass import send_due
 from paperfeed.outbox.summary import SendSummary
-from paperfeed.outbox.worker import run_worker, send_once
+from paperfeed.outbox.worker import ChannelFactories, run_worker, send_once
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import (
     ChannelAddress,
@@ -46,14 +46,23 @@ from tests.outbox.channel_samples import (
 )
 
 
+def _channels(settings: Settings, chat: ScriptedChat) -> ChannelFactories:
+    """Real email to files beside the scripted chat channel."""
+    return {"email": lambda: email_channel(settings), "chat": lambda: chat}
+
+
 def _once(engine: Engine, settings: Settings, chat: ScriptedChat) -> SendSummary:
     return send_once(
-        engine,
-        settings,
-        now=lambda: T0,
-        worker="w",
-        channels={"email": lambda: email_channel(settings), "chat": lambda: chat},
+        engine, settings, now=lambda: T0, worker="w", channels=_channels(settings, chat)
     )
+
+
+def _ada_on_two_chats(engine: Engine) -> int:
+    """Ada, on email and two chat addresses, with one edition composed for her."""
+    store_papers(engine)
+    ada = add_person(engine, "ada@example.com", chats=2)
+    compose(engine, [ada])
+    return ada
 
 
 def _statuses(engine: Engine) -> list[tuple[str, str]]:
@@ -166,9 +175,7 @@ def test_retry_after_holds_a_delivery_until_then(
 def test_an_undeliverable_chat_address_stops_that_address_only(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    store_papers(engine)
-    ada = add_person(engine, "ada@example.com", chats=2)
-    compose(engine, [ada])
+    ada = _ada_on_two_chats(engine)
     compose(engine, [ada], day=EDITION_DAY + timedelta(days=1))
     settings = make_settings(tmp_path, database_url)
     with session_scope(engine) as session:
@@ -218,9 +225,7 @@ async def _email_pass(engine: Engine, settings: Settings) -> SendSummary:
 def test_unsubscribing_cancels_pending_deliveries_on_every_channel(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    store_papers(engine)
-    ada = add_person(engine, "ada@example.com", chats=2)
-    compose(engine, [ada])
+    ada = _ada_on_two_chats(engine)
     settings = make_settings(tmp_path, database_url)
     with session_scope(engine) as session:
         subscriber = session.get(Subscriber, ada)
@@ -239,9 +244,7 @@ def test_unsubscribing_cancels_pending_deliveries_on_every_channel(
 def test_email_digest_off_or_a_removed_address_cancels_that_channel_only(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    store_papers(engine)
-    ada = add_person(engine, "ada@example.com", chats=2)
-    compose(engine, [ada])
+    ada = _ada_on_two_chats(engine)
     settings = make_settings(tmp_path, database_url)
     with session_scope(engine) as session:
         subscriber = session.get(Subscriber, ada)
@@ -286,7 +289,7 @@ def test_a_chat_service_that_is_down_and_slow_holds_back_only_chat(
                 now=lambda: T0,
                 worker="w",
                 stop=stop,
-                channels={"email": lambda: email_channel(settings), "chat": lambda: down},
+                channels=_channels(settings, down),
                 idle_seconds=0.05,
                 pause_seconds=30,
             )
@@ -342,7 +345,7 @@ def test_only_limits_a_pass_to_one_subscriber_or_team(
             now=lambda: T0,
             worker="w",
             only=who,
-            channels={"email": lambda: email_channel(settings), "chat": lambda: chat},
+            channels=_channels(settings, chat),
         )
 
     assert only("vision-lab").sent == 1
