@@ -21,8 +21,8 @@ from paperfeed.outbox.summary import SendSummary
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
 from paperfeed.store.editions import PlannedEdition, PlannedPaper, write_editions
-from paperfeed.store.models import Delivery, Subscriber
-from paperfeed.store.subscribers import create_subscriber
+from paperfeed.store.models import Delivery, Subscriber, SubscriberStatus
+from paperfeed.store.subscribers import create_subscriber, new_token
 from tests.mailer.smtp_samples import Sink
 
 LISTED = date(2026, 9, 28)
@@ -33,6 +33,21 @@ PAPERS = 12
 
 def paper_id(i: int) -> str:
     return f"2609.{i:05d}"
+
+
+def active_row(*, email: str | None, name: str | None = None) -> Subscriber:
+    """An active subscriber interested in video diffusion, made as a row (no sign-up checks):
+    a team, or an address sign-ups refuse now but an older row may hold."""
+    return Subscriber(
+        name=name,
+        email=email,
+        interests="video diffusion",
+        token=new_token(),
+        status=SubscriberStatus.ACTIVE,
+        created_at=T0,
+        confirmed_at=T0,
+        updated_at=T0,
+    )
 
 
 def store_papers(engine: Engine, listed: date = LISTED) -> None:

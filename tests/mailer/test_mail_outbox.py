@@ -22,7 +22,7 @@ from paperfeed.outbox.summary import SendSummary
 from paperfeed.outbox.worker import run_worker
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import DeliveryStatus, Subscriber, SubscriberStatus
-from paperfeed.store.subscribers import find_by_email, new_token, unsubscribe
+from paperfeed.store.subscribers import find_by_email, unsubscribe
 from tests.mailer.mail_samples import Server, body, parse
 from tests.mailer.outbox_samples import (
     T0,
@@ -32,6 +32,7 @@ from tests.mailer.outbox_samples import (
     DropsOnce,
     RefusesGone,
     Sink,
+    active_row,
     add_readers,
     deliveries,
     later,
@@ -323,17 +324,7 @@ def test_an_address_no_header_can_carry_fails_that_delivery_only(
     # Sign-ups refuse a non-ASCII local part now; a row stored before that must still fail
     # only its own delivery.
     with session_scope(engine) as session:
-        session.add(
-            Subscriber(
-                email="zoë@example.com",
-                interests="video diffusion",
-                token=new_token(),
-                status=SubscriberStatus.ACTIVE,
-                created_at=T0,
-                confirmed_at=T0,
-                updated_at=T0,
-            )
-        )
+        session.add(active_row(email="zoë@example.com"))
     add_readers(engine, ["zoë@example.com", "ada@example.com"])
     server = smtp_server(Sink())
     with structlog.testing.capture_logs() as logs:

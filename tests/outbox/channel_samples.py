@@ -23,9 +23,9 @@ from paperfeed.outbox.channel import Outcome, Parcel, Result
 from paperfeed.store.db import session_scope
 from paperfeed.store.deliveries import PaperRow
 from paperfeed.store.editions import PlannedEdition, PlannedPaper, write_editions
-from paperfeed.store.models import ChannelAddress, Delivery, Subscriber, SubscriberStatus
-from paperfeed.store.subscribers import create_subscriber, new_token
-from tests.mailer.outbox_samples import EDITION_DAY, T0, paper_id
+from paperfeed.store.models import ChannelAddress, Delivery
+from paperfeed.store.subscribers import create_subscriber
+from tests.mailer.outbox_samples import EDITION_DAY, T0, active_row, paper_id
 
 Answer = Callable[[Parcel], Result]
 
@@ -105,16 +105,7 @@ def add_person(engine: Engine, email: str, *, chats: int = 1, email_digest: bool
 def add_team(engine: Engine, name: str) -> int:
     """A team digest: a name, no email, one chat address."""
     with session_scope(engine) as session:
-        team = Subscriber(
-            name=name,
-            email=None,
-            interests="video diffusion",
-            token=new_token(),
-            status=SubscriberStatus.ACTIVE,
-            created_at=T0,
-            confirmed_at=T0,
-            updated_at=T0,
-        )
+        team = active_row(name=name, email=None)
         session.add(team)
         session.flush()
         assert team.id is not None
