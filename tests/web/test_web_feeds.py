@@ -11,42 +11,23 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from paperfeed.corpus import CorpusCache
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
-from paperfeed.digest import EditionPolicy, compose_due
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
-from paperfeed.store.subscribers import create_subscriber
-from tests.web.web_samples import FIRST_DAY, NOW, SQLITE_ONLY, VISION_PAPER, Clock, crawled_at
+from tests.web.web_samples import FIRST_DAY, SQLITE_ONLY, VISION_PAPER, crawled_at
 
 TOPIC = '"speculative decoding" -vision'
 
 
-@pytest.fixture
-def token(stored: Engine, clock: Clock) -> str:
-    with session_scope(stored) as session:
-        subscriber = create_subscriber(
-            session,
-            email="reader@example.com",
-            interests='"speculative decoding"',
-            now=clock() - timedelta(days=10),
-            confirmed=True,
-            send_hour=7,
-        )
-        token = subscriber.feed_token  # the personal feed's own key
-    compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
-    return token
-
-
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
 def test_every_feed_parses_cleanly_with_its_items_in_order(
-    client: TestClient, token: str, fmt: str
+    client: TestClient, feed_token: str, fmt: str
 ) -> None:
     ids: list[str] = []
     for path, params in (
         (f"/feeds/daily.{fmt}", {}),
         (f"/feeds/topic.{fmt}", {"q": TOPIC}),
-        (f"/feeds/u/{token}.{fmt}", {}),
+        (f"/feeds/u/{feed_token}.{fmt}", {}),
     ):
         answer = client.get(path, params=params)
         assert answer.status_code == 200, path
@@ -115,8 +96,10 @@ def test_a_repeated_request_with_the_etag_or_the_date_gets_304(client: TestClien
     assert head.headers["content-length"] == str(len(first.content))
 
 
-def test_a_personal_feed_is_private_and_carries_the_reasons(client: TestClient, token: str) -> None:
-    answer = client.get(f"/feeds/u/{token}.atom")
+def test_a_personal_feed_is_private_and_carries_the_reasons(
+    client: TestClient, feed_token: str
+) -> None:
+    answer = client.get(f"/feeds/u/{feed_token}.atom")
     assert answer.headers["cache-control"] == "private, max-age=300"
     entries = feedparser.parse(answer.content).entries
     assert "Why:" in entries[0].content[0].value
