@@ -102,7 +102,7 @@ def main() -> None:
 
     def rated(n: int, d: SubscriberDigest) -> SubscriberDigest:
         base = edition_rating_base("https://paperfeed.example", signer, n)
-        return dataclasses.replace(d, rating_base=base)
+        return SubscriberDigest(d.recipient, d.picks, d.also_trending, base)
 
     sender = make_sender("paperfeed <digest@example.org>")
     compile_once = timed(lambda: (compile_day(day), 1)[1])

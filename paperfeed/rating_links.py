@@ -104,22 +104,21 @@ class EditionRatingSigner:
     paper's position in the edition and the direction: ``/r/e/<signed edition>/<n>/more``.
     The edition row names its subscriber and its papers, so such a link rates only that
     subscriber's papers of that edition; an altered position is just another paper of the
-    same edition. The signed part is ``<edition id>.<time, base 36>.<mac>``: HMAC-SHA256
-    (truncated to 128 bits) under a key derived once from the secret and a salt of its own,
-    about 2 us (itsdangerous derives its key again on every call). Same lifetime as
-    ``RatingSigner``.
+    same edition. The signed part is ``<edition id>.<time, base 36>.<mac>``: keyed BLAKE2b
+    (128 bits) under a key derived once from the secret and a salt of its own, about 3 us a
+    mail with the clock and encoding (itsdangerous derives its key again on every call).
+    Same lifetime as ``RatingSigner``.
     """
 
     def __init__(self, secret: str, *, clock: Clock, max_age_days: int = RATING_LINK_DAYS) -> None:
-        key = hashlib.sha256(f"{EDITION_RATING_SALT}\0{secret}".encode()).digest()
-        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._key = hashlib.sha256(f"{EDITION_RATING_SALT}\0{secret}".encode()).digest()
         self._clock = clock
         self.max_age_seconds = max_age_days * 86400
 
     def _tag(self, message: str) -> str:
-        mac = self._mac.copy()
-        mac.update(message.encode("ascii"))
-        return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode("ascii")
+        # Keyed BLAKE2b is a MAC by design, and a third of HMAC-SHA256's time here.
+        mac = hashlib.blake2b(message.encode("ascii"), key=self._key, digest_size=16).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
     def sign(self, edition_id: int) -> str:
         """The signed part naming one edition."""
@@ -153,8 +152,9 @@ def _base36(number: int) -> str:
 
 
 def edition_rating_base(public_url: str, signer: EditionRatingSigner, edition_id: int) -> str:
-    """The part every rating link of one edition's mail shares (one signature)."""
-    return f"{public_url}/r/e/{quote(signer.sign(edition_id), safe='')}"
+    """The part every rating link of one edition's mail shares (one signature). The signed
+    part is digits, base 36 and URL-safe base64 joined by dots: nothing to quote."""
+    return f"{public_url}/r/e/{signer.sign(edition_id)}"
 
 
 def edition_rating_url(base: str, position: int, *, more: bool) -> str:

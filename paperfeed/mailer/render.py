@@ -25,6 +25,11 @@ from paperfeed.paper_view import PaperView, one_line
 # Gmail clips a message whose HTML passes 102 KB; stay clear of it (DESIGN: "under 100 KB").
 MAX_HTML_BYTES = 100_000
 _SENTINEL = "\x00"
+# Rating links' tails for the first positions of an edition, made once (no int formatting
+# per link).
+_POSITIONS = 64
+_MORE = tuple(f"/{n}/more" for n in range(_POSITIONS))
+_LESS = tuple(f"/{n}/less" for n in range(_POSITIONS))
 _PER_SUBSCRIBER = frozenset(
     {"PREVIEW", "GREETING_NAME", "INTRO", "EMAIL", "INTERESTS"}
     | {"PREFERENCES_URL", "FEED_URL", "UNSUBSCRIBE_URL"}
@@ -190,22 +195,22 @@ def render_digest(
     values = _values(digest, top_title)
     reasons_open, reasons_close = _parts().reasons
     base = digest.rating_base
-    rates = _rating_urls(escape_value(base) if base else None, digest)
+    text_rates = _rating_urls(base, digest)
+    # The base is a URL: escaping changes it only if the public URL has & " < > in it.
+    html_base = escape_value(base) if base else None
+    rates = text_rates if html_base == base else _rating_urls(html_base, digest)
     rate_open, rate_mid, rate_close = _parts().rate
+    # The base is escaped once; positions and directions are plain ASCII.
+    rate_html = {
+        pid: rate_open + more + rate_mid + less + rate_close for pid, (more, less) in rates.items()
+    }
     cards = [
         compiled.cards[p.paper_id].fill(
             {
                 "REASONS": reasons_open + escape_value("; ".join(p.reasons)) + reasons_close
                 if p.reasons
                 else "",
-                # The base is escaped once; positions and directions are plain ASCII.
-                "RATE": rate_open
-                + rates[p.paper_id][0]
-                + rate_mid
-                + rates[p.paper_id][1]
-                + rate_close
-                if p.paper_id in rates
-                else "",
+                "RATE": rate_html.get(p.paper_id, ""),
             }
         )
         for p in picks
@@ -232,7 +237,7 @@ def render_digest(
         shown_trending,
         total=total,
         view_url=view_url,
-        rates=_rating_urls(base, digest),
+        rates=text_rates,
     )
     subject = subject_line(
         compiled.day.list_name,
@@ -253,7 +258,9 @@ def _rating_urls(base: str | None, digest: SubscriberDigest) -> dict[str, tuple[
     if not base:
         return {}
     return {
-        p.paper_id: (f"{base}/{p.position}/more", f"{base}/{p.position}/less")
+        p.paper_id: (base + _MORE[p.position], base + _LESS[p.position])
+        if p.position < _POSITIONS
+        else (f"{base}/{p.position}/more", f"{base}/{p.position}/less")
         for p in digest.picks
         if p.position is not None
     }
