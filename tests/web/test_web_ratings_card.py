@@ -17,7 +17,7 @@ from paperfeed.store.db import session_scope
 from paperfeed.store.models import Rating, Subscriber
 from paperfeed.store.ratings import record
 from paperfeed.store.subscribers import create_subscriber
-from tests.web.web_samples import FIRST_DAY, NOW, SETTLED_DAYS, SQLITE_ONLY, Clock
+from tests.web.web_samples import FIRST_DAY, NOW, SETTLED_DAYS, Clock
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 CARD = re.compile(r'<section class="card" id="ratings".*?</section>', re.S)
@@ -70,7 +70,6 @@ def _card(client: TestClient, token: str) -> tuple[str, str]:
     return card.group(0), found.group(1)
 
 
-@SQLITE_ONLY
 def test_the_card_lists_ratings_and_undo_and_reset_restore_the_picks(
     client: TestClient, stored: Engine, clock: Clock
 ) -> None:
@@ -135,7 +134,6 @@ def test_the_card_lists_ratings_and_undo_and_reset_restore_the_picks(
     assert "No ratings yet." in card
 
 
-@SQLITE_ONLY
 def test_deleting_my_data_deletes_my_ratings(
     client: TestClient, stored: Engine, clock: Clock
 ) -> None:

@@ -93,7 +93,6 @@ def _click(client: TestClient, path: str) -> TestClient:
     return client
 
 
-@SQLITE_ONLY
 def test_each_matched_paper_in_the_mail_rates_itself_for_its_reader(
     client: TestClient, stored: Engine, web_settings: Settings
 ) -> None:
