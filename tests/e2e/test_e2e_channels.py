@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -123,6 +123,20 @@ def digests(mailbox: Mailbox, email: str) -> list[Mail]:
 
 def start(setup: DaemonSetup, at: datetime) -> RunningDaemon:
     return setup.spawn().go(at)
+
+
+def run_until_drained(
+    setup: DaemonSetup, at: datetime, what: str, arrived: Callable[[], bool]
+) -> None:
+    """Run the daemon from ``at`` until ``arrived`` and an empty outbox, then stop it cleanly."""
+    daemon = start(setup, at)
+    try:
+        wait_until(what, arrived, PASS_TIMEOUT)
+        wait_until("the outbox was drained", lambda: outstanding(setup.engine) == 0, 60)
+        daemon.stop()
+        daemon.finish()
+    finally:
+        daemon.kill()
 
 
 def edition_link(token: str, edition_id: int) -> str:
@@ -226,25 +240,19 @@ def test_each_channel_gets_one_delivery_per_edition_and_waits_on_its_own(
         seen = len(chat.posts)
         with ChatServer(port=down_port) as back:
             fake.days = timeline.snapshot(DAY_TWO)
-            daemon = start(setup, DAY_TWO)
-            try:
-                wait_until(
-                    "day two reached the team, bob and carol on both channels",
-                    lambda: (
-                        len(chat.posts_to(team_path)) == 2
-                        and len(chat.posts_to(carol_path)) == 2
-                        and bool(back.posts_to(bob_path))
-                        and all(
-                            len(digests(mailbox, f"{w}@example.org")) == 2 for w in ("bob", "carol")
-                        )
-                    ),
-                    PASS_TIMEOUT,
-                )
-                wait_until("the outbox was drained", lambda: outstanding(engine) == 0, 60)
-                daemon.stop()
-                daemon.finish()
-            finally:
-                daemon.kill()
+            run_until_drained(
+                setup,
+                DAY_TWO,
+                "day two reached the team, bob and carol on both channels",
+                lambda: (
+                    len(chat.posts_to(team_path)) == 2
+                    and len(chat.posts_to(carol_path)) == 2
+                    and bool(back.posts_to(bob_path))
+                    and all(
+                        len(digests(mailbox, f"{w}@example.org")) == 2 for w in ("bob", "carol")
+                    )
+                ),
+            )
         assert len(digests(mailbox, "ada@example.org")) == 1
         assert len(chat.posts_to(ada_path)) == 1
         assert [p.path for p in chat.posts[seen:]].count(ada_path) == 0
@@ -297,18 +305,12 @@ def test_kill_9_mid_send_duplicates_at_most_the_batch_in_flight_per_channel(
         assert killed_at < teams, "the kill came after every post: nothing was in flight"
         time.sleep(1.0)  # the posts in flight land at the server
         # The next start comes after the lease: the claimed batch is sent again.
-        daemon = start(setup, DAY_ONE + timedelta(minutes=3))
-        try:
-            wait_until(
-                "every team got its post",
-                lambda: all(chat.posts_to(path) for path in paths),
-                PASS_TIMEOUT,
-            )
-            wait_until("the outbox was drained", lambda: outstanding(engine) == 0, 60)
-            daemon.stop()
-            daemon.finish()
-        finally:
-            daemon.kill()
+        run_until_drained(
+            setup,
+            DAY_ONE + timedelta(minutes=3),
+            "every team got its post",
+            lambda: all(chat.posts_to(path) for path in paths),
+        )
     per_path = Counter(p.path for p in chat.posts)
     chat_duplicates = sum(n - 1 for n in per_path.values())
     print(f"kill -9 after {killed_at} of {teams} posts: {chat_duplicates} chat duplicates")
