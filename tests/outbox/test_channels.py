@@ -65,6 +65,15 @@ def _ada_on_two_chats(engine: Engine) -> int:
     return ada
 
 
+def _ada_and_a_team(engine: Engine) -> tuple[int, int]:
+    """Ada (email and one chat address) and a team (one chat address), an edition each."""
+    store_papers(engine)
+    ada = add_person(engine, "ada@example.com")
+    team = add_team(engine, "vision-lab")
+    compose(engine, [ada, team])
+    return ada, team
+
+
 def _statuses(engine: Engine) -> list[tuple[str, str]]:
     with session_scope(engine) as session:
         rows = session.exec(select(Delivery).order_by(Delivery.id)).all()
@@ -74,10 +83,7 @@ def _statuses(engine: Engine) -> list[tuple[str, str]]:
 def test_an_edition_on_two_channels_is_delivered_once_on_each(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    store_papers(engine)
-    ada = add_person(engine, "ada@example.com")
-    team = add_team(engine, "vision-lab")
-    compose(engine, [ada, team])
+    ada, team = _ada_and_a_team(engine)
     settings = make_settings(tmp_path, database_url)
     rows = by_channel(engine)
     ada_chat = next(c for s, c in rows if s == ada and c != "email")
@@ -331,10 +337,7 @@ def test_the_registry_names_a_factory_per_kind_and_refuses_others() -> None:
 def test_only_limits_a_pass_to_one_subscriber_or_team(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    store_papers(engine)
-    ada = add_person(engine, "ada@example.com")
-    team = add_team(engine, "vision-lab")
-    compose(engine, [ada, team])
+    _, team = _ada_and_a_team(engine)
     settings = make_settings(tmp_path, database_url)
     chat = ScriptedChat()
 
