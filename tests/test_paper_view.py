@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from paperfeed.chat.render import ChatLimits, render_chat
+from paperfeed.chat.markdown import ChatLimits, render_chat
 from paperfeed.paper_view import (
     MAX_BLURB_CHARS,
     PaperView,

@@ -8,8 +8,8 @@ The new-channel exercise (issue 16): a second chat channel, say native Slack Blo
 messages instead of apprise's markdown, touches four files:
 
 1. ``paperfeed/slack_blocks.py`` (new): a ``Channel`` (``kind = "slack"``) that renders an
-   edition as blocks (``paperfeed.chat.render.chat_text`` makes upstream text inert), posts
-   each parcel's webhook with httpx and maps the answers with ``paperfeed.chat.channel.
+   edition as blocks (``paperfeed.chat.markdown.chat_text`` makes upstream text inert), posts
+   each parcel's webhook with httpx and maps the answers with ``paperfeed.chat.apprise_sender.
    classify`` (2xx sent, 429 Retry-After, 5xx later, 400/401/403/404/410 undeliverable);
    and its factory ``slack_channel(settings)``;
 2. this file: ``"slack": "paperfeed.slack_blocks:slack_channel"``;
@@ -36,7 +36,7 @@ ChannelFactory = Callable[["Settings"], "Channel"]
 
 CHANNELS: dict[str, str] = {
     "email": "paperfeed.mailer.email_channel:email_channel",
-    "chat": "paperfeed.chat.channel:chat_channel",
+    "chat": "paperfeed.chat.apprise_sender:chat_channel",
 }
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from paperfeed.chat.channel import chat_channel
+from paperfeed.chat.apprise_sender import chat_channel
 from paperfeed.config import secret_key
 from paperfeed.outbox.channel import Outcome
 from paperfeed.rating_links import EditionRatingSigner, RatingLinkInvalid

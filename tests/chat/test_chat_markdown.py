@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from paperfeed.chat.render import ChatLimits, chat_text, render_chat
+from paperfeed.chat.markdown import ChatLimits, chat_text, render_chat
 from paperfeed.paper_view import PaperView, paper_view
 from paperfeed.store.deliveries import EditionItem
 from tests.chat.chat_samples import paper

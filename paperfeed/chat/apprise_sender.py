@@ -30,7 +30,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from paperfeed import links
-from paperfeed.chat.render import ChatLimits, ChatMessage, render_chat
+from paperfeed.chat.markdown import ChatLimits, ChatMessage, render_chat
 from paperfeed.config import Settings, secret_key
 from paperfeed.outbox.channel import Outcome, Parcel, Result
 from paperfeed.paper_view import PaperView, paper_view

@@ -12,7 +12,7 @@ from email.utils import format_datetime
 import pytest
 import requests
 
-from paperfeed.chat.channel import chat_channel, parse_retry_after
+from paperfeed.chat.apprise_sender import chat_channel, parse_retry_after
 from paperfeed.outbox.channel import Outcome, Result
 from paperfeed.store.deliveries import EditionItem
 from tests.chat.chat_samples import PAPERS, TOKEN, chat_settings, paper, parcel
