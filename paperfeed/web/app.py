@@ -40,7 +40,7 @@ from paperfeed.web import (
     ratings_page,
     signup,
 )
-from paperfeed.web import feedback as rating_routes
+from paperfeed.web import rating_buttons as rating_routes
 from paperfeed.web.feed_gate import BuildGate
 from paperfeed.web.pages import (
     PageError,

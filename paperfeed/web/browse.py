@@ -23,8 +23,8 @@ from paperfeed.store.models import SubscriberStatus
 from paperfeed.store.papers import latest_listing_day, papers_on
 from paperfeed.store.subscribers import find_by_token
 from paperfeed.web.cards import paper_card
-from paperfeed.web.feedback import rating_signer
 from paperfeed.web.pages import PageError, render
+from paperfeed.web.rating_buttons import rating_signer
 from paperfeed.web.state import AppState, AppStateDep
 
 router = APIRouter()
