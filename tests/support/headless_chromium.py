@@ -54,10 +54,20 @@ def launch_chromium() -> Iterator[Any]:
 
 @contextlib.contextmanager
 def serving_in_thread(app: Any, port: int) -> Iterator[None]:
-    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread while the block runs."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread while the block runs.
+
+    uvicorn is told to leave logging alone (no dictConfig, no levels): its own config would
+    silence the ``uvicorn.*`` loggers for every later test in this process."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        log_config=None,
+        log_level=None,
+        access_log=False,
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
