@@ -3,7 +3,8 @@
 Headless Debian Chromium (driven by Playwright) walks the site as a reader does at 390 px and
 1280 px, in light and dark: the front page, signing up (redirect after POST: a reload sends
 nothing again), the confirmation mail and its page, the preferences page (the interest
-feedback and live preview come before "Delete my data"; "Send at" level with "Time zone";
+feedback and live preview right under the interests on a phone, then the schedule and Save,
+which still posts every field; beside the form on a desktop; "Send at" level with "Time zone";
 time zones grouped by region), the no-JS Preview's "not saved" notice, the past editions
 (the list, its pages, one edition), a day of the archive (navigation at the top and bottom),
 the feed page, the unsubscribe page, a 404, and the digest mail with its "view in your browser"
@@ -112,6 +113,12 @@ def top(page: Any, selector: str) -> float:
     return float(box["y"])
 
 
+def bottom(page: Any, selector: str) -> float:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    return float(box["y"] + box["height"])
+
+
 def left(page: Any, selector: str) -> float:
     box = page.locator(selector).first.bounding_box()
     assert box is not None, selector
@@ -218,12 +225,17 @@ def test_every_page_and_mail_reads_well_on_a_phone_and_a_desktop_in_light_and_da
     delete = "button.danger"
     assert page.locator(feedback).count() == 1
     if width == 390:
+        # Right under the interests it explains, before the schedule and Save.
         assert top(page, feedback) < top(page, delete), "the preview comes after Delete"
-        assert top(page, "#preview") > top(page, "#interests")
+        assert bottom(page, "#interests") <= top(page, "#preview"), "preview above interests"
+        assert bottom(page, "#preview") <= top(page, "#timezone"), "preview after the schedule"
+        assert top(page, "#timezone") < top(page, "button:has-text('Save')")
     else:
-        # Beside the form, in the right column, level with the top of the form.
+        # Beside the form, in the right column, level with the top of the interests card.
         assert left(page, "#preview") > left(page, "#interests")
-        assert abs(top(page, "#preview") - top(page, "form.card")) < 40
+        assert abs(top(page, "#preview") - top(page, ".prefs-interests")) < 40
+        assert left(page, "#timezone") < left(page, "#preview")
+        assert bottom(page, "#interests") < top(page, "#timezone")
     assert top(page, "#send_hour") == top(page, "#timezone"), "Send at sits off Time zone"
     groups = page.locator("#timezone optgroup").evaluate_all("gs => gs.map(g => g.label)")
     assert {"Europe", "America", "Asia"} <= set(groups)
@@ -289,6 +301,20 @@ def test_every_page_and_mail_reads_well_on_a_phone_and_a_desktop_in_light_and_da
     page.click("form button[type=submit]")
     page.wait_for_selector("text=You are unsubscribed")
     audit("unsubscribed", shot=False)
+    # Save sends the interests, the time zone, the hour and how often in one POST, though
+    # the preview sits between the interests and the schedule.
+    page.goto(welcome)
+    page.fill("#interests", '"protein folding"')
+    page.select_option("#timezone", "Europe/Berlin")
+    page.select_option("#send_hour", "18")
+    page.check("input[name=frequency][value=weekly]")
+    page.click("button:has-text('Save')")
+    page.wait_for_selector("text=Saved. Changes apply from the next digest.")
+    with session_scope(stored) as session:
+        newcomer = find_by_email(session, f"new-{width}-{scheme}@example.com")
+        assert newcomer is not None
+        saved = (newcomer.interests, newcomer.timezone, newcomer.send_hour, newcomer.frequency)
+    assert saved == ('"protein folding"', "Europe/Berlin", 18, "weekly")
     page.goto(welcome)
     page.check("input[name=sure]")
     page.click("button.danger")
