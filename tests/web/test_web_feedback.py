@@ -11,8 +11,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from paperfeed.corpus import CorpusCache
-from paperfeed.digest import EditionPolicy, pick_papers
 from paperfeed.rating_links import RATING_LINK_DAYS, RatingSigner, rating_url
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Paper, Rating, Subscriber
@@ -23,7 +21,13 @@ from paperfeed.store.subscribers import (
     remove_subscriber,
     rotate_token,
 )
-from tests.web.web_samples import FIRST_DAY, NOW, SECRET, SETTLED_DAYS, SQLITE_ONLY, Clock
+from tests.web.web_samples import (
+    NOW,
+    SECRET,
+    SQLITE_ONLY,
+    Clock,
+    next_picks,
+)
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 PAPER = "2609.00001"
@@ -196,22 +200,6 @@ def test_an_unknown_paper_is_a_404_and_records_nothing(
     assert _ratings(stored) == []
 
 
-def _picks(engine: Engine, reader: int) -> dict[str, float]:
-    """What the reader's next edition would match, with scores (compose's own rule)."""
-    with session_scope(engine) as session:
-        subscriber = session.get(Subscriber, reader)
-        assert subscriber is not None
-    picks = pick_papers(
-        engine,
-        CorpusCache(),
-        interests=subscriber.interests,
-        local_date=FIRST_DAY + timedelta(days=SETTLED_DAYS),
-        policy=EditionPolicy(),
-        subscriber=subscriber,
-    )
-    return {p.paper_id: p.score for p in picks.selection.matched}
-
-
 def _follow_up(engine: Engine, paper_id: str) -> str:
     """A stored paper (sent earlier, not in the window) that follows up on ``paper_id``:
     the same study told again, as a reader rates what an older digest sent them."""
@@ -240,18 +228,18 @@ def test_a_rating_moves_the_next_digest_its_way_and_undo_and_reset_restore_it(
         assert subscriber is not None
         subscriber.interests = "language models\nreasoning"
         session.add(subscriber)
-    first = _picks(stored, reader)
+    first = next_picks(stored, reader)
     assert len(first) >= 3
     target = list(first)[1]
     rated = _follow_up(stored, target)
     # Every stored paper counts in the term statistics: the baseline includes the new one.
-    before = _picks(stored, reader)
+    before = next_picks(stored, reader)
     assert list(before) == list(first)
 
     # "Less like this" on a paper very like one of the picks: that pick sinks (in score,
     # or out of the digest), and the rated paper itself is never picked.
     _click(client, _path(reader, rated, more=False, clock=clock))
-    less = _picks(stored, reader)
+    less = next_picks(stored, reader)
     assert rated not in less
     assert less.get(target, 0.0) < before[target]
 
@@ -259,7 +247,7 @@ def test_a_rating_moves_the_next_digest_its_way_and_undo_and_reset_restore_it(
     more_path = _path(reader, rated, more=True, clock=clock)
     status, text = _click(client, more_path)
     assert status == 200
-    more = _picks(stored, reader)
+    more = next_picks(stored, reader)
     assert more[target] > before[target]
     assert next(iter(more)) == target
 
@@ -267,13 +255,13 @@ def test_a_rating_moves_the_next_digest_its_way_and_undo_and_reset_restore_it(
     found = CSRF.search(text)
     assert found is not None
     client.post(f"{more_path}/undo", data={"csrf": found.group(1)})
-    assert _picks(stored, reader) == before
+    assert next_picks(stored, reader) == before
 
     # Several ratings, then reset: exactly as before again.
     others = [p for p in before if p != target]
     for paper, up in ((rated, False), (others[0], True), (others[-1], False)):
         _click(client, _path(reader, paper, more=up, clock=clock))
-    assert _picks(stored, reader) != before
+    assert next_picks(stored, reader) != before
     with session_scope(stored) as session:
         assert reset(session, reader) == 3
-    assert _picks(stored, reader) == before
+    assert next_picks(stored, reader) == before

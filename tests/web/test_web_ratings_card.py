@@ -11,13 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from paperfeed.corpus import CorpusCache
-from paperfeed.digest import EditionPolicy, pick_papers
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import Rating, Subscriber
 from paperfeed.store.ratings import record
 from paperfeed.store.subscribers import create_subscriber
-from tests.web.web_samples import FIRST_DAY, NOW, SETTLED_DAYS, Clock
+from tests.web.web_samples import NOW, Clock, next_picks
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 CARD = re.compile(r'<section class="card" id="ratings".*?</section>', re.S)
@@ -36,18 +34,7 @@ def _reader(
 
 def _picks(engine: Engine, reader: int) -> list[str]:
     """The papers the reader's next edition would match, in order (compose's own rule)."""
-    with session_scope(engine) as session:
-        subscriber = session.get(Subscriber, reader)
-        assert subscriber is not None
-    picks = pick_papers(
-        engine,
-        CorpusCache(),
-        interests=subscriber.interests,
-        local_date=FIRST_DAY + timedelta(days=SETTLED_DAYS),
-        policy=EditionPolicy(),
-        subscriber=subscriber,
-    )
-    return [p.paper_id for p in picks.selection.matched]
+    return list(next_picks(engine, reader))
 
 
 def _rate(engine: Engine, reader: int, paper: str, value: int, clock: Clock, days: int) -> None:

@@ -170,6 +170,16 @@ def test_an_altered_mail_link_rates_nothing(
 PAGE_RATE = re.compile(r'href="http://testserver(/r/[^"/]+)"[^>]*>(More|Less) like this<')
 
 
+def _composed_reader(engine: Engine) -> tuple[int, str, str]:
+    """Alice, her edition composed: her id, account token and feed key."""
+    alice = _reader(engine, "alice@example.com", '"speculative decoding"')
+    compose_due(engine, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
+    with session_scope(engine) as session:
+        reader = session.get(Subscriber, alice)
+        assert reader is not None
+        return alice, reader.token, reader.feed_token
+
+
 def _resolves(client: TestClient, path: str) -> tuple[str, bool]:
     """What a rating link asks, read from its one-button page (the GET records nothing)."""
     page = client.get(path)
@@ -183,12 +193,8 @@ def _resolves(client: TestClient, path: str) -> tuple[str, bool]:
 def test_the_edition_page_rates_each_paper_for_its_reader(
     client: TestClient, stored: Engine, web_settings: Settings
 ) -> None:
-    alice = _reader(stored, "alice@example.com", '"speculative decoding"')
-    compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
+    alice, token, feed_key = _composed_reader(stored)
     with session_scope(stored) as session:
-        reader = session.get(Subscriber, alice)
-        assert reader is not None
-        token, feed_key = reader.token, reader.feed_token
         edition = session.exec(select(Edition).where(Edition.subscriber_id == alice)).one()
     papers = [pid for _, pid, _ in _matched(stored, alice)]  # matched and trending
     page = client.get(f"/e/{token}/{edition.id}")
@@ -210,12 +216,7 @@ def test_the_edition_page_rates_each_paper_for_its_reader(
 def test_the_personal_feed_rates_each_paper_and_public_feeds_do_not(
     client: TestClient, stored: Engine, web_settings: Settings
 ) -> None:
-    alice = _reader(stored, "alice@example.com", '"speculative decoding"')
-    compose_due(stored, now=NOW, policy=EditionPolicy(), corpus=CorpusCache())
-    with session_scope(stored) as session:
-        reader = session.get(Subscriber, alice)
-        assert reader is not None
-        token, feed_key = reader.token, reader.feed_token
+    alice, token, feed_key = _composed_reader(stored)
     papers = [pid for _, pid, _ in _matched(stored, alice)]
     feed = client.get(f"/feeds/u/{feed_key}.atom")
     assert feed.status_code == 200

@@ -17,11 +17,14 @@ import pytest
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
+from paperfeed.corpus import CorpusCache
 from paperfeed.crawler.records import DayResult, ListingRecord, PaperRecord
+from paperfeed.digest import EditionPolicy, pick_papers
 from paperfeed.mailer.message import OutgoingMail
 from paperfeed.mailer.transport import Outcome, SendResult
 from paperfeed.store.crawls import save_day
 from paperfeed.store.db import session_scope
+from paperfeed.store.models import Subscriber
 from tests.support.data_paths import CORPUS
 
 FIRST_DAY = date(2026, 9, 21)
@@ -161,3 +164,20 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def next_picks(engine: Engine, reader: int) -> dict[str, float]:
+    """The papers the reader's next edition would match, in order, with their scores
+    (compose's own rule, on the day after the stored days settle)."""
+    with session_scope(engine) as session:
+        subscriber = session.get(Subscriber, reader)
+        assert subscriber is not None
+    picks = pick_papers(
+        engine,
+        CorpusCache(),
+        interests=subscriber.interests,
+        local_date=FIRST_DAY + timedelta(days=SETTLED_DAYS),
+        policy=EditionPolicy(),
+        subscriber=subscriber,
+    )
+    return {p.paper_id: p.score for p in picks.selection.matched}
