@@ -93,10 +93,68 @@ class Settings(BaseSettings):
     send_batch_size: Annotated[int, Field(ge=1, le=10_000)] = Field(
         default=500, description="Deliveries claimed per batch by a sender."
     )
-    send_lease_seconds: Annotated[int, Field(ge=1, le=86_400)] = Field(
-        default=600,
-        description="How long a sender's claim on a batch lasts; after a crash, the batch in "
-        "flight is sent again once this has passed.",
+    send_lease_seconds: Annotated[int, Field(ge=3, le=86_400)] = Field(
+        default=30,
+        description="How long a sender's claim on a batch lasts unless renewed; a working "
+        "sender renews its claims every third of this (a heartbeat), so after a crash the "
+        "batch in flight is sent again within about this long.",
+    )
+    dkim_private_key_path: Path | None = Field(
+        default=None,
+        description="PEM file of the RSA (or Ed25519) private key that DKIM-signs every "
+        "message; needs DKIM_SELECTOR. Unset: messages are not signed (leave signing to the "
+        "relay).",
+    )
+    dkim_selector: str | None = Field(
+        default=None,
+        description="DKIM selector: the public key is published at "
+        "<selector>._domainkey.<domain> in DNS.",
+    )
+    dkim_domain: str | None = Field(
+        default=None, description="DKIM signing domain (d=). Unset: the From address's domain."
+    )
+    bounce_mailbox_url: SecretStr | None = Field(
+        default=None,
+        description="IMAP mailbox the bounce address delivers to, polled for bounce reports "
+        "(DSNs) and spam complaints (ARF): imaps://user:password@host:993/INBOX, or imap://… "
+        "(STARTTLS when the server offers it). Unset: not polled.",
+    )
+    bounce_poll_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
+        default=5, description="How often the daemon polls the bounce mailbox."
+    )
+    soft_bounce_limit: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=3,
+        description="Soft bounces (mailbox full, greylisting…) on this many different days "
+        "within SOFT_BOUNCE_DAYS mark an address undeliverable; a hard bounce does at once.",
+    )
+    soft_bounce_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=14, description="Window, in days, soft bounces are counted over."
+    )
+    sns_topic_arns: str = Field(
+        default="",
+        description="Comma-separated Amazon SNS topic ARNs whose SES bounce and complaint "
+        "notifications /hooks/ses accepts (subscription confirmations included); empty: the "
+        "endpoint refuses every call.",
+    )
+    sns_certificate_url_pattern: str = Field(
+        default=r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]*\.pem$",
+        description="Regular expression a SigningCertURL must match before the certificate is "
+        "fetched to check an SNS message's signature.",
+    )
+    postmark_webhook_auth: SecretStr | None = Field(
+        default=None,
+        description="user:password Postmark sends as HTTP basic auth on /hooks/postmark (put "
+        "them in the webhook URL there); unset: the endpoint refuses every call.",
+    )
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None,
+        description="SendGrid's Signed Event Webhook verification key (base64, from its mail "
+        "settings) checking /hooks/sendgrid; unset: the endpoint refuses every call.",
+    )
+    mailgun_webhook_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Mailgun's HTTP webhook signing key checking /hooks/mailgun; unset: the "
+        "endpoint refuses every call.",
     )
     chat_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(
         default=10.0,
@@ -273,6 +331,15 @@ class Settings(BaseSettings):
                     "e.g. 127.0.0.1,10.0.0.0/8"
                 ) from None
         return ",".join(entries)
+
+    @model_validator(mode="after")
+    def _dkim_complete(self) -> Settings:
+        if (self.dkim_private_key_path is None) != (self.dkim_selector is None):
+            raise ValueError(
+                "DKIM signing needs both PAPERFEED_DKIM_PRIVATE_KEY_PATH and "
+                "PAPERFEED_DKIM_SELECTOR (or neither)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -340,3 +340,39 @@ class Rating(SQLModel, table=True):
     paper_id: str = Field(foreign_key="paper.arxiv_id", max_length=32, ondelete="CASCADE")
     value: int
     created_at: datetime = _ts()
+
+
+class MailEventKind(StrEnum):
+    HARD_BOUNCE = "hard_bounce"  # the address does not exist: undeliverable at once
+    SOFT_BOUNCE = "soft_bounce"  # mailbox full, greylisted…: counted over days
+    COMPLAINT = "complaint"  # the reader pressed "this is spam": unsubscribed at once
+
+
+class MailEvent(SQLModel, table=True):
+    """A bounce or complaint reported after the relay accepted a message.
+
+    From a provider's webhook (``ses``, ``postmark``, ``sendgrid``, ``mailgun``) or the bounce
+    mailbox (``imap``). ``event_key`` is the report's own id, unique per source, so a
+    provider's retried webhook or a mailbox read twice records nothing new. ``subscriber_id``
+    is None when the report matched nobody (still counted in the rates).
+    """
+
+    __tablename__ = "mail_event"
+    __table_args__ = (
+        UniqueConstraint("source", "event_key", name="uq_mail_event_source_key"),
+        Index("ix_mail_event_kind_occurred", "kind", "occurred_at"),
+        Index("ix_mail_event_subscriber_kind", "subscriber_id", "kind", "occurred_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int | None = Field(
+        default=None, foreign_key="subscriber.id", nullable=True, ondelete="CASCADE"
+    )
+    delivery_id: int | None = Field(default=None, nullable=True)
+    source: str = Field(max_length=16)
+    kind: str = Field(max_length=16)
+    event_key: str = Field(max_length=255)
+    email: str | None = Field(default=None, max_length=320, nullable=True)
+    detail: str = Field(default="", sa_type=Text)
+    occurred_at: datetime = _ts()
+    created_at: datetime = _ts()
