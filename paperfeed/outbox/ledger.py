@@ -308,3 +308,57 @@ def stop_addresses(session: Session, errors: Mapping[int, str], *, now: datetime
         )
         cancelled += int(result.rowcount)  # type: ignore[attr-defined]
     return cancelled
+
+
+def renew_claims(session: Session, ids: Sequence[int], *, worker: str, now: datetime) -> int:
+    """Refresh the claim on those of ``ids`` that ``worker`` still holds (a heartbeat).
+
+    Only rows still ``sending`` under this worker's name are touched: a delivery marked or
+    released meanwhile, or taken over by another worker after a lapsed lease, stays as it is.
+    Returns how many claims were renewed.
+    """
+    renewed = 0
+    for chunk in _chunks(sorted(ids)):
+        result = session.execute(
+            update(_DELIVERY)
+            .where(
+                _DELIVERY.c.id.in_(chunk),
+                _DELIVERY.c.status == DeliveryStatus.SENDING,
+                _DELIVERY.c.claimed_by == worker,
+            )
+            .values(claimed_at=now)
+        )
+        renewed += int(result.rowcount)  # type: ignore[attr-defined]
+    return renewed
+
+
+def claim_holders(session: Session) -> list[str]:
+    """The workers that hold claims now (deliveries ``sending``), each named once."""
+    query = (
+        sa_select(_DELIVERY.c.claimed_by)
+        .where(_DELIVERY.c.status == DeliveryStatus.SENDING, _DELIVERY.c.claimed_by.is_not(None))
+        .distinct()
+    )
+    return sorted(str(name) for name in session.execute(query).scalars())
+
+
+def release_claims_of(session: Session, workers: Iterable[str], *, now: datetime) -> int:
+    """Put the deliveries claimed by ``workers`` (known dead) back in the queue at once.
+
+    Their attempt stays counted: the dead worker may have handed some of them over.
+    """
+    names = sorted(set(workers))
+    if not names:
+        return 0
+    result = session.execute(
+        update(_DELIVERY)
+        .where(_DELIVERY.c.status == DeliveryStatus.SENDING, _DELIVERY.c.claimed_by.in_(names))
+        .values(
+            status=DeliveryStatus.PENDING,
+            claimed_by=None,
+            claimed_at=None,
+            last_error="its sender died",
+            updated_at=now,
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

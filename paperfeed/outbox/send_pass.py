@@ -4,8 +4,11 @@ A delivery is marked sent only after the service took it, in the transaction aft
 send; a crash between the two leaves the batch claimed, and after the lease another pass
 sends it again with the same reference (the email Message-ID). So nothing is lost and at
 most the in-flight batch is sent twice (exactly-once to a mail server or a webhook is
-impossible). A database that is down when a batch is to be marked (a restart, a failover) is
-waited for while the claim lasts, so it causes no resends.
+impossible). While a pass holds a batch its claim is renewed (``heartbeat``), so the lease
+can be short: a batch is never cut off for taking long, and a crashed sender's batch is free
+again within the lease, or at once for a restart on the same host. A database that is down
+when a batch is to be marked (a restart, a failover) is waited for, up to ``MARK_WAIT``, so
+it causes no resends.
 
 The ledger rules every channel shares are here: a delivery past ``max_lateness_hours`` is
 expired; one whose subscriber stopped receiving since compose (unsubscribed, bounced, paused,
@@ -23,7 +26,8 @@ statements: one claim, a few loads, one transaction of bulk updates.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,6 +39,7 @@ from sqlmodel import select
 from paperfeed.config import Settings
 from paperfeed.errors import InputError
 from paperfeed.outbox.channel import Channel, NothingSent, Outcome, Parcel, Result
+from paperfeed.outbox.heartbeat import Heartbeat, free_dead_claims
 from paperfeed.outbox.ledger import (
     ClaimedDelivery,
     claim_batch,
@@ -64,6 +69,11 @@ log = structlog.get_logger("paperfeed.send")
 Clock = Callable[[], datetime]
 Progress = Callable[[SendSummary, int], None]
 
+# How long a batch the service took waits for a database that went away before it is marked.
+# Not the lease: the heartbeat keeps renewing the claim (once the database answers again),
+# and giving up early would leave the batch to be sent twice. The old 10-minute lease.
+MARK_WAIT = timedelta(minutes=10)
+
 
 def subscriber_id_for(engine: Engine, who: str) -> int:
     """The id of the subscriber with this email address (or team name), or an InputError."""
@@ -91,6 +101,16 @@ class _Pass:
     summary: SendSummary
     max_attempts: int
     papers: dict[str, PaperRow] = field(default_factory=dict)
+    beat: Heartbeat | None = None  # renews the claims of the batch in flight (not dry runs)
+
+    @contextmanager
+    def settling(self, ids: Iterable[int]) -> Iterator[None]:
+        """Around a write that marks or releases ``ids``: see ``Heartbeat.settling``."""
+        if self.beat is None:
+            yield
+        else:
+            with self.beat.settling(ids):
+                yield
 
 
 async def send_due(
@@ -133,6 +153,7 @@ async def send_due(
     )
     size = batch_size or settings.send_batch_size
     subscriber_id = subscriber_id_for(engine, only) if only else None
+    total = 0
     if progress is not None:
         with session_scope(engine) as session:
             total = count_due(
@@ -143,6 +164,35 @@ async def send_due(
                 lease=timedelta(seconds=settings.send_lease_seconds),
             )
         progress(run.summary, total)
+    with ExitStack() as stack:
+        if not dry_run:
+            free_dead_claims(engine, now=clock())
+            lease = timedelta(seconds=settings.send_lease_seconds)
+            run.beat = stack.enter_context(
+                Heartbeat(engine, worker=worker, lease=lease, clock=clock)
+            )
+        await _send_batches(
+            run,
+            size=size,
+            subscriber_id=subscriber_id,
+            should_stop=should_stop,
+            progress=progress,
+            total=total,
+        )
+    if run.summary.done or run.summary.paused_reason:
+        log.info("send.done", kind=kind, summary=run.summary.line())
+    return run.summary
+
+
+async def _send_batches(
+    run: _Pass,
+    *,
+    size: int,
+    subscriber_id: int | None,
+    should_stop: Callable[[], bool] | None,
+    progress: Progress | None,
+    total: int,
+) -> None:
     after_id = 0
     while should_stop is None or not should_stop():
         batch = _next_batch(run, size=size, after_id=after_id, subscriber_id=subscriber_id)
@@ -150,17 +200,22 @@ async def send_due(
             break
         # Forward only: a delivery released in this pass waits for the next one.
         after_id = batch[-1].id
-        await _process(run, batch)
+        ids = [d.id for d in batch]
+        if run.beat is not None:
+            run.beat.hold(ids)
+        try:
+            await _process(run, batch)
+        finally:
+            # Settled, or left claimed by a failure: then its claim lapses after the lease.
+            if run.beat is not None:
+                run.beat.drop(ids)
         if progress is not None:
             progress(run.summary, max(total, run.summary.done))
-        reason = channel.paused_reason if channel is not None else None
+        reason = run.channel.paused_reason if run.channel is not None else None
         if reason:
             run.summary.paused_reason = reason
-            log.error("send.paused", kind=kind, reason=reason, summary=run.summary.line())
+            log.error("send.paused", kind=run.kind, reason=reason, summary=run.summary.line())
             break
-    if run.summary.done or run.summary.paused_reason:
-        log.info("send.done", kind=kind, summary=run.summary.line())
-    return run.summary
 
 
 def _next_batch(
@@ -211,9 +266,10 @@ async def _process(run: _Pass, batch: Sequence[ClaimedDelivery]) -> None:
         # A lost database mid-load (or a bug): nothing was sent, so give the batch back now
         # rather than leave it to the lease.
         if not run.summary.dry_run:
-            with session_scope(run.engine) as session:
+            ids = [d.id for d in batch]
+            with run.settling(ids), session_scope(run.engine) as session:
                 release_many(
-                    session, {d.id: "loading crashed" for d in batch}, now=run.clock(), tried=False
+                    session, dict.fromkeys(ids, "loading crashed"), now=run.clock(), tried=False
                 )
         raise
     if run.summary.dry_run:
@@ -226,9 +282,10 @@ async def _process(run: _Pass, batch: Sequence[ClaimedDelivery]) -> None:
     except NothingSent:
         # The channel failed before handing anything over (a rendering bug): give the batch
         # back now, its attempt with it, rather than leave it to the lease.
-        with session_scope(run.engine) as session:
+        ids = [d.id for d in batch]
+        with run.settling(ids), session_scope(run.engine) as session:
             release_many(
-                session, {d.id: "building crashed" for d in batch}, now=run.clock(), tried=False
+                session, dict.fromkeys(ids, "building crashed"), now=run.clock(), tried=False
             )
         raise
     if len(results) != len(built.parcels):
@@ -284,19 +341,23 @@ def _build(run: _Pass, batch: Sequence[ClaimedDelivery]) -> _Built:
 
 async def _mark_when_reachable(run: _Pass, built: _Built, results: Sequence[Result]) -> None:
     """Record the batch's results, waiting out a database that went away (a restart, a
-    failover) for as long as the claim lasts: what the service took but that was never
-    marked would be sent again once the lease ends."""
+    failover) up to ``MARK_WAIT``: what the service took but that was never marked would be
+    sent again. The heartbeat goes on renewing the claim meanwhile, so once the database
+    answers the claim is this pass's again before another worker can take it over (at worst
+    a worker that asks first takes this batch: the in-flight bound)."""
+    ids = [p.delivery_id for p in built.parcels] + [i for c in built.closed.values() for i in c]
     async for attempt in stamina.retry_context(
         on=database_unavailable,
         attempts=None,
-        timeout=run.settings.send_lease_seconds,
+        timeout=MARK_WAIT.total_seconds(),
         wait_initial=0.5,
         wait_max=5.0,
         wait_jitter=0.5,
     ):
         with attempt:
             try:
-                _mark(run, built, results)
+                with run.settling(ids):
+                    _mark(run, built, results)
             except Exception as exc:
                 if database_unavailable(exc):
                     log.error(
