@@ -76,6 +76,10 @@ class Services:
         channels: dict[str, ChannelFactory] = {
             kind: partial(registry.open_channel, kind, settings) for kind in registry.kinds()
         }
+        if settings.dkim_private_key_path is not None:
+            from paperfeed.mailer.dkim_sign import dkim_signer
+
+            dkim_signer(settings)  # read the key now: a bad one stops the start, not a send
         return cls(settings, engine, now=now, channels=channels, _corpus=corpus, _owns_engine=owns)
 
     @property
