@@ -34,6 +34,7 @@ from paperfeed.web import (
     browse,
     chat_settings,
     feed_routes,
+    hook_routes,
     manage,
     ops,
     past_editions,
@@ -72,11 +73,17 @@ class PaperfeedApp(FastAPI):
     """
 
     feeds: ASGIApp | None = None
+    # The providers' webhooks: their own body limit (1 MB), so they skip the pages' 64 KB.
+    hooks: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         feeds = self.feeds
         if feeds is not None and scope["type"] == "http" and scope["path"].startswith("/feeds/"):
             await feeds(scope, receive, send)
+            return
+        hooks = self.hooks
+        if hooks is not None and scope["type"] == "http" and scope["path"].startswith("/hooks/"):
+            await hooks(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -175,6 +182,7 @@ def create_app(
     for router in (*routers, rating_routes.router, browse.router, ops.router):
         app.include_router(router)
     app.feeds = feed_routes.feeds_app(state, https=settings.public_url.startswith("https://"))
+    app.hooks = hook_routes.hooks_app(state)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(PageError, page_error_handler)
     app.add_exception_handler(InputError, input_error_handler)
