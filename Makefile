@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 LINTED := paperfeed tests $(wildcard bench)
 
-.PHONY: run test install install-dev lint typecheck pytest test-semantic browser newsboat bench bench-semantic clean
+.PHONY: run test install install-dev lint typecheck pytest test-semantic browser newsboat dovecot bench bench-semantic clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ run: install
 	$(BIN)/paperfeed db upgrade
 	$(BIN)/paperfeed run --host $(HOST) --port $(PORT)
 
-test: install-dev browser newsboat lint typecheck pytest test-semantic
+test: install-dev browser newsboat dovecot lint typecheck pytest test-semantic
 
 lint: install-dev
 	$(BIN)/ruff check $(LINTED)
@@ -75,6 +75,14 @@ newsboat:
 	    echo "installing Debian's newsboat for the feed reader test"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq newsboat >/dev/null; \
 	  else echo "newsboat is missing: install Debian's newsboat package for the feed reader test"; fi; }
+
+# The bounce mailbox tests poll a private instance of Debian's dovecot (tests/support/dovecot.py).
+dovecot:
+	@command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's dovecot-imapd for the bounce mailbox tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	  else echo "dovecot is missing: install Debian's dovecot-imapd package for the bounce mailbox tests"; fi; }
 
 # Every benchmark, then the plots (see bench/README.md). The SMTP benchmarks need Postfix's
 # smtp-sink/smtp-source and the feed benchmark wrk: installed with apt-get when root.

@@ -19,6 +19,7 @@ import typer
 
 from paperfeed import __version__, cli_crawl, cli_mail, cli_ranking, cli_service
 from paperfeed.cli_base import State, command_group, out
+from paperfeed.cli_bounces import bounces_app
 from paperfeed.cli_chat import chat_app
 from paperfeed.cli_db import db_app
 from paperfeed.cli_feeds import feeds_app
@@ -49,6 +50,7 @@ app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(db_app, name="db")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(teams_app, name="teams")
+app.add_typer(bounces_app, name="bounces")
 subscribers_app.add_typer(chat_app, name="chat")
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.crawler.pacing import Pacer
 from paperfeed.digest import ComposeSummary
+from paperfeed.errors import PaperfeedError
 from paperfeed.jobs.compose import compose
 from paperfeed.jobs.crawl import CrawlSummary, crawl_due, pacer_for
 from paperfeed.jobs.embed import embed_new
@@ -89,6 +90,17 @@ class Jobs:
     def housekeeping(self) -> str:
         """Expire unconfirmed sign-ups, prune old crawl logs, refresh planner statistics."""
         return housekeeping(self.services)
+
+    def bounce_poll(self) -> str:
+        """Read the bounce mailbox's new reports (only with bounce_mailbox_url set)."""
+        # Imported here: only a daemon with a bounce mailbox loads imaplib and flufl.bounce.
+        from paperfeed.jobs.bounce_poll import bounce_poll
+
+        try:
+            return bounce_poll(self.services).line()
+        except PaperfeedError as error:  # a mailbox down or a refused login: said in one line
+            log.warning("bounces.poll_failed", error=str(error))
+            return f"failed: {error}"
 
     def crawl_is_due(self) -> bool:
         """Whether the crawl schedule fired since the last crawl started (for cron mode)."""
@@ -224,6 +236,14 @@ def build_scheduler(jobs: Jobs, *, leads: Callable[[], bool] | None = None) -> B
         name="housekeeping",
         **options,
     )
+    if settings.bounce_mailbox_url is not None:
+        scheduler.add_job(
+            _guarded("bounce_poll", jobs.bounce_poll, leads),
+            IntervalTrigger(minutes=settings.bounce_poll_minutes, timezone=UTC),
+            id="bounce_poll",
+            name="bounce_poll",
+            **options,
+        )
     return scheduler
 
 
@@ -337,4 +357,6 @@ def tick(jobs: Jobs, *, housekeeping: bool = False) -> TickSummary:
     summary.note("send", jobs.deliver())
     if housekeeping:
         summary.note("housekeeping", jobs.housekeeping())
+    if jobs.settings.bounce_mailbox_url is not None:
+        summary.note("bounces", jobs.bounce_poll())
     return summary
