@@ -11,8 +11,9 @@ Why not ``dkim.sign``: dkimpy does RSA in pure Python (dkim/crypto.py), about 10
 2048-bit signature, ten times what rendering and sending a digest costs; ``cryptography``
 (OpenSSL) takes 0.45 ms. And dkimpy's relaxed body canonicalisation rewrites every single
 space with a regex (1 ms on a 31 KB digest); ``relaxed_body`` only touches what changes.
-dkimpy's header canonicalisation is used as is, and tests check every signature with
-dkimpy's verifier. The key is read once per process (``dkim_signer``) and never printed.
+Headers are canonicalised the same way (dkimpy runs two regexes per field). Tests check
+both against dkimpy's functions and every signature with dkimpy's verifier. The key is read
+once per process (``dkim_signer``) and never printed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from dkim.canonicalization import Relaxed  # type: ignore[import-untyped]
 
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError, MailError
@@ -80,6 +80,18 @@ def relaxed_body(body: bytes) -> bytes:
     # Every CR and LF comes in a CRLF pair here, so this drops whole empty lines.
     body = body.rstrip(b"\r\n")
     return body + b"\r\n" if body else b""
+
+
+def relaxed_header(name: bytes, value: bytes) -> bytes:
+    """RFC 6376 3.4.2: ``name:value`` with the name in lower case, the value unfolded, each
+    WSP run one space, none at either end; CRLF-terminated (dkimpy's result, without its
+    two regex passes per field: 11 fields cost more than the body)."""
+    value = value.replace(b"\r\n", b"")
+    if b"\t" in value:
+        value = value.replace(b"\t", b" ")
+    if b"  " in value:
+        value = _SPACES.sub(b" ", value)
+    return name.lower().rstrip() + b":" + value.strip() + b"\r\n"
 
 
 def _strip_line_ends(body: bytes) -> bytes:
@@ -157,11 +169,9 @@ class DkimSigner:
                 b"b=",
             ]
         )
-        canonical = Relaxed.canonicalize_headers(
-            [last[n] for n in names] + [(b"DKIM-Signature", head_text)]
-        )
-        hashed = b"".join(name + b":" + value for name, value in canonical)
-        hashed = hashed.removesuffix(b"\r\n")  # the signature field is hashed without CRLF
+        hashed = b"".join(relaxed_header(*last[n]) for n in names)
+        # The signature field itself goes last, with b= empty and without its CRLF.
+        hashed += relaxed_header(b"DKIM-Signature", head_text).removesuffix(b"\r\n")
         signature = base64.b64encode(self._signature(hashed))
         pieces = [signature[i : i + 64] for i in range(0, len(signature), 64)]
         # The signature starts on its own line: b= ends the field, and every line stays short.

@@ -23,6 +23,7 @@ from paperfeed.mailer.dkim_sign import (
     dkim_signer,
     load_private_key,
     relaxed_body,
+    relaxed_header,
 )
 from paperfeed.mailer.message import OutgoingMail
 from tests.mailer.dkim_samples import (
@@ -270,3 +271,14 @@ def test_signing_twice_gives_the_same_header_for_the_same_time(digest_bytes: byt
     # The signer is pure but for its clock: retries resend signed bytes, never re-sign.
     one = signer()
     assert one.sign(digest_bytes) == replace(one).sign(digest_bytes)
+
+
+header_values = st.lists(st.text(alphabet="aB :\t", max_size=10), min_size=1, max_size=4).map(
+    lambda lines: "\r\n ".join(lines).encode() + b"\r\n"
+)
+
+
+@given(name=st.sampled_from([b"Subject", b"LIST-Unsubscribe", b"x "]), value=header_values)
+def test_relaxed_header_is_what_dkimpy_computes(name: bytes, value: bytes) -> None:
+    [(their_name, their_value)] = Relaxed.canonicalize_headers([(name, value)])
+    assert relaxed_header(name, value) == their_name + b":" + their_value
