@@ -176,3 +176,24 @@ def preview(
     )
     if open_it:
         typer.launch(str(html.resolve()))
+
+
+def dkim_record() -> None:
+    """Print the DNS TXT record that publishes the DKIM key mail is signed with."""
+    from paperfeed.errors import ConfigError
+    from paperfeed.mailer.dkim_sign import dkim_signer, txt_strings
+
+    signer = dkim_signer(read_settings())
+    if signer is None:
+        raise ConfigError(
+            "DKIM signing is off: set PAPERFEED_DKIM_PRIVATE_KEY_PATH and "
+            "PAPERFEED_DKIM_SELECTOR (the record publishes that key's public half)"
+        )
+    name, value = signer.dns_record()
+    # Plain for DNS providers' forms; a zone file needs strings of at most 255 characters.
+    strings = " ".join(f'"{s}"' for s in txt_strings(value))
+    out.print(
+        f"name:  {name}\nvalue: {value}\nzone:  {name}. IN TXT ( {strings} )",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -199,6 +199,12 @@ class DkimSigner:
         return f"{self.selector}._domainkey.{self.domain}", value
 
 
+def txt_strings(value: str) -> list[str]:
+    """``value`` cut into the strings of at most 255 characters one TXT record holds
+    (RFC 1035 3.3); a 2048-bit RSA record is about 400 characters."""
+    return [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
+
+
 def _fold(tags: list[bytes]) -> bytes:
     """``" v=1; a=…; b="``: the tags joined by "; ", folded before a tag (or at a colon of
     h=) so lines stay near 76 columns; relaxed canonicalisation unfolds them again."""
