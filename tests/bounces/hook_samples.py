@@ -37,11 +37,16 @@ NOW = datetime(2026, 9, 30, 12, tzinfo=UTC)
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:paperfeed-bounces"
 
 
+def readers(engine: Engine, *emails: str) -> list[tuple[int, str]]:
+    """Readers each sent a digest (ids and Message-IDs returned), the next one pending."""
+    sent = [sent_digest(engine, email, at=NOW - timedelta(hours=2)) for email in emails]
+    compose(engine, [reader for reader, _ in sent], day=EDITION_DAY + timedelta(days=1))
+    return sent
+
+
 def two_readers(engine: Engine) -> tuple[tuple[int, str], tuple[int, str]]:
     """Ada and Bob, each sent a digest (Message-IDs returned) with the next one pending."""
-    ada = sent_digest(engine, "ada@example.org", at=NOW - timedelta(hours=2))
-    bob = sent_digest(engine, "bob@example.org", at=NOW - timedelta(hours=2))
-    compose(engine, [ada[0], bob[0]], day=EDITION_DAY + timedelta(days=1))
+    ada, bob = readers(engine, "ada@example.org", "bob@example.org")
     return ada, bob
 
 
