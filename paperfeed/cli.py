@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed import __version__, cli_crawl, cli_mail, cli_ranking, cli_service
+from paperfeed import __version__, cli_crawl, cli_mail, cli_ranking, cli_service, cli_status
 from paperfeed.cli_base import State, command_group, out
 from paperfeed.cli_bounces import bounces_app
 from paperfeed.cli_chat import chat_app
@@ -42,6 +42,7 @@ for command in (
     cli_mail.send,
     cli_mail.preview,
     cli_ranking.rank,
+    cli_status.status,
 ):
     app.command()(command)
 

@@ -18,6 +18,8 @@ from paperfeed.store.models import (
     Delivery,
     DeliveryStatus,
     Edition,
+    MailEvent,
+    MailEventKind,
     Paper,
     Subscriber,
 )
@@ -39,6 +41,23 @@ class StoreCounts:
     last_crawl_at: datetime | None = None
     last_send_at: datetime | None = None
     last_successful_crawl_at: datetime | None = None
+    # Bounce and complaint reports stored, by (kind, source).
+    mail_events: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MailRates:
+    """Email digests the server accepted within a window, and the reports about that time."""
+
+    days: int
+    sent: int
+    hard_bounces: int = 0
+    soft_bounces: int = 0
+    complaints: int = 0
+
+    def rate(self, count: int) -> float | None:
+        """``count`` as a fraction of the mail sent (None when nothing was sent)."""
+        return count / self.sent if self.sent else None
 
 
 def last_crawl_at(session: Session) -> datetime | None:
@@ -107,6 +126,47 @@ def store_counts(session: Session, *, now: datetime, window: timedelta) -> Store
         last_crawl_at=last_crawl_at(session),
         last_send_at=last_send_at(session),
         last_successful_crawl_at=crawl_health(session).last_success_at,
+        mail_events=mail_event_counts(session),
+    )
+
+
+def mail_event_counts(session: Session) -> dict[tuple[str, str], int]:
+    """Bounce and complaint reports stored, by (kind, source)."""
+    rows = session.exec(
+        select(col(MailEvent.kind), col(MailEvent.source), func.count()).group_by(
+            col(MailEvent.kind), col(MailEvent.source)
+        )
+    ).all()
+    return {(str(kind), str(source)): int(count) for kind, source, count in rows}
+
+
+def mail_rates(session: Session, *, now: datetime, days: int = 30) -> MailRates:
+    """Email digests sent in the last ``days`` days and the reports that occurred then.
+
+    Reports that matched nobody count too: a provider's complaint rate counts every one.
+    """
+    since = now - timedelta(days=days)
+    sent = session.exec(
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            col(Delivery.kind) == "email",
+            col(Delivery.status) == DeliveryStatus.SENT,
+            col(Delivery.sent_at) >= since,
+        )
+    ).one()
+    rows = session.exec(
+        select(col(MailEvent.kind), func.count())
+        .where(col(MailEvent.occurred_at) >= since)
+        .group_by(col(MailEvent.kind))
+    ).all()
+    kinds = {str(kind): int(count) for kind, count in rows}
+    return MailRates(
+        days=days,
+        sent=int(sent),
+        hard_bounces=kinds.get(MailEventKind.HARD_BOUNCE, 0),
+        soft_bounces=kinds.get(MailEventKind.SOFT_BOUNCE, 0),
+        complaints=kinds.get(MailEventKind.COMPLAINT, 0),
     )
 
 

@@ -1,7 +1,8 @@
 """For operators: ``/healthz`` (is the database reachable, is crawling failing, how old are the
 last crawl, the last successful crawl and the last send) and ``/metrics`` (Prometheus text:
 papers, crawl runs and errors, editions, deliveries by status, send latency, last successful
-crawl), both read from the store on each request.
+crawl, bounce and complaint reports by kind and source), both read from the store on each
+request.
 
 A failing crawl (Hugging Face unreachable) makes ``/healthz`` say ``degraded`` with HTTP 200:
 the web app itself is fine, and a container health check must not restart it for that.
@@ -130,6 +131,15 @@ class StoreCollector(Collector):
         for status, count in sorted(c.subscribers.items()):
             subscribers.add_metric([status], count)
         yield subscribers
+        events = CounterMetricFamily(
+            "paperfeed_mail_events",
+            "Bounce and complaint reports stored, by kind (hard_bounce, soft_bounce, "
+            "complaint) and source (ses, postmark, sendgrid, mailgun, imap).",
+            labels=["kind", "source"],
+        )
+        for (kind, source), count in sorted(c.mail_events.items()):
+            events.add_metric([kind, source], count)
+        yield events
         buckets = [
             (str(bound), sum(1 for v in c.send_latencies if v <= bound))
             for bound in LATENCY_BUCKETS
