@@ -40,7 +40,7 @@ def _with_mailbox(settings: Settings, url: str, **more: int) -> Settings:
     return Settings(
         var_dir=settings.var_dir,
         database_url=settings.database_url,
-        bounce_mailbox_url=url,  # type: ignore[arg-type]  # pydantic makes it a SecretStr
+        bounce_mailbox_url=url,  # pydantic makes it a SecretStr
         **more,  # type: ignore[arg-type]
     )
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from paperfeed.bounces.events import BouncePolicy
 from paperfeed.bounces.imap_poll import MailboxError, PollSummary, mailbox_address, poll_mailbox
@@ -39,7 +39,7 @@ def _poll(engine: Engine, server: Dovecot, *, now: datetime = NOW) -> PollSummar
 
 def _events(engine: Engine) -> list[tuple[int | None, str]]:
     with session_scope(engine) as session:
-        rows = session.exec(select(MailEvent).order_by(MailEvent.id)).all()
+        rows = session.exec(select(MailEvent).order_by(col(MailEvent.id))).all()
         return [(row.subscriber_id, row.kind) for row in rows]
 
 
@@ -158,6 +158,22 @@ def test_imaps_with_a_verified_certificate(engine: Engine) -> None:
     assert "certificate" in str(refused.value).lower()
     assert PASSWORD not in str(refused.value)
     assert (summary.recorded, summary.bounced) == (1, [ada])
+
+
+def test_imap_upgrades_to_tls_when_the_server_offers_starttls(engine: Engine) -> None:
+    ada, ada_id = sent_digest(engine, "ada@example.net", at=NOW)
+    with running_dovecot(tls=True) as server:
+        server.deliver(samples.postfix_unknown_user(ada_id, "ada@example.net", NOW))
+        address = mailbox_address(server.starttls_url())
+        with pytest.raises(MailboxError, match="certificate"):
+            poll_mailbox(engine, address, now=NOW, policy=POLICY)
+        summary = poll_mailbox(
+            engine, address, now=NOW, policy=POLICY, context=server.client_context()
+        )
+        logins = [line for line in server.log().splitlines() if "Login: user=<bounces>" in line]
+    assert (summary.recorded, summary.bounced) == (1, [ada])
+    # dovecot says how each login was protected: the poller's went over TLS.
+    assert ", TLS, " in logins[-1]
 
 
 def test_a_wrong_password_is_a_clear_error_without_the_password(mailbox: Dovecot) -> None:

@@ -62,6 +62,11 @@ class Dovecot:
         assert self.tls_port is not None, "start dovecot with tls=True"
         return f"imaps://{USER}:{quote(PASSWORD, safe='')}@localhost:{self.tls_port}/INBOX"
 
+    def starttls_url(self) -> str:
+        """The plain-port URL (``imap://``): with TLS on, dovecot offers STARTTLS there."""
+        assert self.tls_port is not None, "start dovecot with tls=True"
+        return f"imap://{USER}:{quote(PASSWORD, safe='')}@localhost:{self.port}/INBOX"
+
     def client_context(self) -> ssl.SSLContext:
         """A TLS context that trusts this instance's certificate."""
         assert self.authority is not None
@@ -93,7 +98,7 @@ class Dovecot:
             imap.select(folder, readonly=True)
             _, found = imap.uid("SEARCH", "ALL")
             uids = found[0].split()
-            left: dict[bytes, set[str]] = {}
+            left: dict[str, set[str]] = {}
             for uid in uids:
                 _, data = imap.uid("FETCH", uid, "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
                 head = data[0]
