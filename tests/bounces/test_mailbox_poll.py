@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from paperfeed.bounces.events import BouncePolicy
+from paperfeed.bounces import imap_poll
+from paperfeed.bounces.events import BouncePolicy, ReportedEvent
 from paperfeed.bounces.imap_poll import MailboxError, PollSummary, mailbox_address, poll_mailbox
 from paperfeed.store.db import session_scope
 from paperfeed.store.models import MailEvent, MailEventKind
@@ -119,6 +121,50 @@ def test_polling_twice_records_nothing_twice(engine: Engine, mailbox: Dovecot) -
         [(ada, MailEventKind.SOFT_BOUNCE), (dan, MailEventKind.COMPLAINT)]
     )
     assert mailbox.messages() == {}
+
+
+def test_reports_stay_unread_when_the_database_fails_and_are_read_next_time(
+    engine: Engine, mailbox: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada, ada_id = sent_digest(engine, "ada@example.net", at=NOW)
+    mailbox.deliver(samples.postfix_unknown_user(ada_id, "ada@example.net", NOW))
+
+    def database_down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(imap_poll, "apply_reported", database_down)
+        with pytest.raises(OperationalError):
+            _poll(engine, mailbox)
+    assert mailbox.messages() == {"Undelivered Mail Returned to Sender": set()}
+    again = _poll(engine, mailbox)
+    assert (again.recorded, again.bounced) == (1, [ada])
+    assert mailbox.messages() == {}
+
+
+def test_a_mail_that_trips_the_reader_is_kept_and_the_poll_goes_on(
+    engine: Engine, mailbox: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada, ada_id = sent_digest(engine, "ada@example.net", at=NOW)
+    bob, bob_id = sent_digest(engine, "bob@example.net", at=NOW)
+    mailbox.deliver(
+        samples.exim_unknown_user(bob_id, "bob@example.net", NOW),
+        samples.postfix_unknown_user(ada_id, "ada@example.net", NOW),
+    )
+    real = imap_poll.read_report
+
+    def buggy(raw: bytes, *, now: datetime) -> list[ReportedEvent]:
+        if b"X-Failed-Recipients" in raw:
+            raise RuntimeError("a bug in a detector")
+        return real(raw, now=now)
+
+    monkeypatch.setattr(imap_poll, "read_report", buggy)
+    summary = _poll(engine, mailbox)
+    assert (summary.read, summary.reports, summary.unreadable) == (2, 1, 1)
+    assert (status_of(engine, ada), status_of(engine, bob)) == ("bounced", "active")
+    assert mailbox.messages() == {
+        "Mail delivery failed: returning message to sender": {"\\Seen", "\\Flagged"}
+    }
 
 
 def test_soft_bounces_on_three_days_bounce_the_reader(engine: Engine, mailbox: Dovecot) -> None:
