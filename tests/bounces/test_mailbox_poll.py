@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from paperfeed.bounces import imap_poll
+from paperfeed.bounces.dsn_reports import read_report
 from paperfeed.bounces.events import BouncePolicy, ReportedEvent
 from paperfeed.bounces.imap_poll import MailboxError, PollSummary, mailbox_address, poll_mailbox
 from paperfeed.store.db import session_scope
@@ -151,12 +152,10 @@ def test_a_mail_that_trips_the_reader_is_kept_and_the_poll_goes_on(
         samples.exim_unknown_user(bob_id, "bob@example.net", NOW),
         samples.postfix_unknown_user(ada_id, "ada@example.net", NOW),
     )
-    real = imap_poll.read_report
-
     def buggy(raw: bytes, *, now: datetime) -> list[ReportedEvent]:
         if b"X-Failed-Recipients" in raw:
             raise RuntimeError("a bug in a detector")
-        return real(raw, now=now)
+        return read_report(raw, now=now)
 
     monkeypatch.setattr(imap_poll, "read_report", buggy)
     summary = _poll(engine, mailbox)
