@@ -152,6 +152,7 @@ def test_a_mail_that_trips_the_reader_is_kept_and_the_poll_goes_on(
         samples.exim_unknown_user(bob_id, "bob@example.net", NOW),
         samples.postfix_unknown_user(ada_id, "ada@example.net", NOW),
     )
+
     def buggy(raw: bytes, *, now: datetime) -> list[ReportedEvent]:
         if b"X-Failed-Recipients" in raw:
             raise RuntimeError("a bug in a detector")
