@@ -113,8 +113,13 @@ class SnsVerifier:
         hash_of = HASHES.get(str(message.get("SignatureVersion")))
         if hash_of is None:
             raise HookRefused(403, "unknown SignatureVersion")
-        cert_url = text(message.get("SigningCertURL"), 2048)
-        if cert_url is None or not self.cert_url.fullmatch(cert_url):
+        cert_url = message.get("SigningCertURL")
+        # Exactly as sent (not stripped): the URL fetched is the URL the pattern checked.
+        if (
+            not isinstance(cert_url, str)
+            or len(cert_url) > 2048
+            or not self.cert_url.fullmatch(cert_url)
+        ):
             raise HookRefused(403, "SigningCertURL is not an SNS certificate URL")
         try:
             signature = base64.b64decode(str(message.get("Signature", "")), validate=True)

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from paperfeed.bounces.events import apply_reported
 from paperfeed.bounces.hook_payload import HookRefused
 from paperfeed.bounces.mailgun_hook import MailgunVerifier
+from paperfeed.web import hook_routes
 from tests.bounces.bounce_samples import status_of
 from tests.bounces.hook_samples import (
     NOW,
@@ -139,3 +142,26 @@ def test_without_a_signing_key_the_endpoint_refuses_everything(
         answer = client.post("/hooks/mailgun", json=mailgun_body(KEY, {}))
     assert answer.status_code == 404
     assert "PAPERFEED_MAILGUN_WEBHOOK_SIGNING_KEY" in answer.text
+
+
+@SQLITE_ONLY
+def test_a_store_failure_records_nothing_answers_503_and_lets_mailguns_retry_in(
+    engine: Engine, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (ada, ada_mid), _ = two_readers(engine)
+    body = mailgun_body(
+        KEY, _event("failed", "ada@example.org", "mg-1", ada_mid, severity="permanent")
+    )
+
+    def applied_then_lost(*args: Any, **kwargs: Any) -> Any:
+        apply_reported(*args, **kwargs)  # written in the transaction, which then fails
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    with hook_client(engine, tmp_path, database_url, mailgun_webhook_signing_key=KEY) as client:
+        monkeypatch.setattr(hook_routes, "apply_reported", applied_then_lost)
+        failed = client.post("/hooks/mailgun", json=body)
+        assert (failed.status_code, recorded(engine), status_of(engine, ada)) == (503, [], "active")
+        monkeypatch.setattr(hook_routes, "apply_reported", apply_reported)
+        retried = client.post("/hooks/mailgun", json=body)  # same token: not a replay
+    assert retried.status_code == 200
+    assert status_of(engine, ada) == "bounced"

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from structlog.testing import capture_logs
 
 from tests.bounces.bounce_samples import status_of
 from tests.bounces.hook_samples import deliveries, hook_client, readers, recorded, two_readers
@@ -128,3 +129,25 @@ def test_without_credentials_set_the_endpoint_refuses_everything(
         answer = client.post("/hooks/postmark", json={}, headers=_auth(":"))
     assert answer.status_code == 404
     assert "PAPERFEED_POSTMARK_WEBHOOK_AUTH" in answer.text
+
+
+@SQLITE_ONLY
+def test_the_log_says_what_happened_and_never_the_credentials(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    (ada, _), _ = two_readers(engine)
+    with (
+        hook_client(engine, tmp_path, database_url, postmark_webhook_auth=AUTH) as client,
+        capture_logs() as logged,
+    ):
+        _post(client, _bounce("HardBounce", "ada@example.org", 1), "postmark:guess")
+        _post(client, _bounce("HardBounce", "ada@example.org", 1))
+    hooks = [entry for entry in logged if str(entry["event"]).startswith("hooks.")]
+    assert [(e["event"], e["source"]) for e in hooks] == [
+        ("hooks.refused", "postmark"),
+        ("hooks.recorded", "postmark"),
+    ]
+    assert (hooks[0]["status"], hooks[1]["recorded"], hooks[1]["bounced"]) == (401, 1, 1)
+    assert "guess" not in repr(logged)
+    assert "s3cret" not in repr(logged)
+    assert status_of(engine, ada) == "bounced"

@@ -6,6 +6,7 @@ URL pattern is pointed at (the default only allows https on sns.<region>.amazona
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -18,6 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from paperfeed.bounces.hook_payload import HookRefused
+from paperfeed.bounces.sns_signature import SnsVerifier
+from paperfeed.config import Settings
 from tests.bounces.bounce_samples import status_of
 from tests.bounces.hook_samples import (
     TOPIC,
@@ -210,3 +214,37 @@ def test_a_body_over_a_megabyte_is_refused_before_it_is_read(
         # Under the hooks' 1 MB but over the pages' 64 KB: read (and refused as unsigned).
         medium = client.post("/hooks/ses", content=b"{" + b" " * 100_000 + b"}")
     assert (big.status_code, medium.status_code) == (413, 400)
+
+
+@pytest.mark.parametrize(
+    ("url", "fetched"),
+    [
+        ("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc123.pem", True),
+        ("https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc.pem", True),
+        ("http://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem", False),
+        ("https://sns.us-east-1.amazonaws.com.evil.example/cert.pem", False),
+        ("https://sns.us-east-1.amazonaws.com@evil.example/cert.pem", False),
+        ("https://evil.example/sns.us-east-1.amazonaws.com/cert.pem", False),
+        ("https://sns.us-east-1.amazonaws.com/cert.pem?x=.pem", False),
+        ("https://sns.us-east-1.amazonaws.com/cert.pem\n", False),
+    ],
+)
+def test_the_default_pattern_fetches_certificates_from_sns_hosts_only(
+    url: str, fetched: bool
+) -> None:
+    asked: list[str] = []
+
+    async def fetch(where: str) -> bytes:
+        asked.append(where)
+        return self_signed_rsa()[1]
+
+    verifier = SnsVerifier(
+        topics=TOPIC, cert_url_pattern=Settings().sns_certificate_url_pattern, fetch=fetch
+    )
+    message = {**sns_notification({}), "SignatureVersion": "1", "SigningCertURL": url}
+    with pytest.raises(HookRefused) as refused:
+        asyncio.run(verifier.verify({**message, "Signature": "AAAA"}))
+    # A fetched certificate cannot check a made-up signature: 403 either way, and the
+    # certificate is only fetched from SNS's hosts.
+    assert refused.value.status == 403
+    assert asked == ([url] if fetched else [])
