@@ -126,6 +126,7 @@ def _bounces(
                 message_id=message_id,
                 occurred_at=at,
                 detail=detail,
+                by_address=False,
             )
         )
     return events
@@ -156,6 +157,7 @@ def _complaints(msg: Message, key: str, at: datetime | None) -> list[ReportedEve
             message_id=message_id,
             occurred_at=at,
             detail=detail,
+            by_address=False,
         )
         # Microsoft redacts the recipient: then the Message-ID alone names the reader.
         for address in (recipients or [None])

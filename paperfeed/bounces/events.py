@@ -47,6 +47,10 @@ class ReportedEvent:
 
     ``event_key`` is the source's id for the report (SES's feedbackId, a mail's Message-ID…);
     ``message_id`` the Message-ID of the mail it is about, ``email`` its recipient.
+    ``by_address`` False: only the Message-ID may name the subscriber. The bounce mailbox
+    reads mail anyone can send, and a forged report naming an address must not bounce or
+    unsubscribe its reader; our Message-IDs carry an HMAC of the install's key, so a report
+    quoting one really is about our mail. Signed webhooks may match by address.
     """
 
     source: str
@@ -56,6 +60,7 @@ class ReportedEvent:
     message_id: str | None = None
     occurred_at: datetime | None = None
     detail: str = ""
+    by_address: bool = True
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def _match(session: Session, event: ReportedEvent) -> tuple[Subscriber | None, i
         delivery = session.get(Delivery, delivery_id)
         if delivery is not None and delivery.message_id == _normal_id(event.message_id):
             return session.get(Subscriber, delivery.subscriber_id), delivery_id
-    if event.email:
+    if event.email and event.by_address:
         address = event.email.strip().lower()
         subscriber = session.exec(
             select(Subscriber).where(func.lower(col(Subscriber.email)) == address)

@@ -132,3 +132,22 @@ def test_delivery_ids_are_read_from_digest_message_ids_only() -> None:
     assert delivery_id_of("paperfeed.delivery.7@example.org") == 7
     assert delivery_id_of("<abc.123@mail.example.org>") is None
     assert delivery_id_of(None) is None
+
+
+def test_a_report_that_may_match_only_by_message_id_ignores_the_address(engine: Engine) -> None:
+    """The bounce mailbox takes mail from anyone: a forged DSN naming only an address."""
+    ada, mid = sent_digest(engine, "ada@example.org", at=NOW)
+    forged = ReportedEvent(
+        "imap", MailEventKind.COMPLAINT, "f-1", email="ada@example.org", by_address=False
+    )
+    applied = _apply(engine, forged)
+    assert (applied.unmatched, applied.unsubscribed, status_of(engine, ada)) == (1, [], "active")
+    real = ReportedEvent(
+        "imap",
+        MailEventKind.COMPLAINT,
+        "f-2",
+        email="ada@example.org",
+        message_id=mid,
+        by_address=False,
+    )
+    assert _apply(engine, real).unsubscribed == [ada]

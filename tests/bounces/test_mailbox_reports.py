@@ -99,3 +99,13 @@ def test_the_report_date_is_when_it_happened_but_never_later_than_now() -> None:
     assert read_report(raw, now=NOW)[0].occurred_at == earlier
     future = samples.postfix_mailbox_full(MID, "cat@example.net", NOW + timedelta(days=30))
     assert read_report(future, now=NOW)[0].occurred_at == NOW
+
+
+def test_a_report_without_our_message_id_may_not_match_by_address() -> None:
+    """Anyone can mail the bounce address; only a report quoting our Message-ID names a reader."""
+    for raw in (
+        samples.postfix_unknown_user("<someone.else@example.com>", "ada@example.net", NOW),
+        samples.yahoo_complaint("<someone.else@example.com>", "ada@example.net", NOW),
+    ):
+        (event,) = read_report(raw, now=NOW)
+        assert event.by_address is False
