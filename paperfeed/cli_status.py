@@ -25,7 +25,7 @@ def status(
         int, typer.Option(min=1, max=365, help="The window, in days, ending now.")
     ] = 30,
 ) -> None:
-    """Show the bounce and complaint rates of the email sent in the last 30 days."""
+    """Show the bounce and complaint rates of the email sent in the last 30 days (--days)."""
     from paperfeed.store.db import session_scope
     from paperfeed.store.ops_queries import mail_rates
 
