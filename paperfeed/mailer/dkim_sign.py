@@ -55,7 +55,7 @@ SIGNED_HEADERS = (
     "Content-Type",
 )
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers must refuse smaller keys
-_WANTED = {name.lower().encode() for name in SIGNED_HEADERS}
+_SIGNED = tuple(name.lower().encode() for name in SIGNED_HEADERS)
 _LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
 _SPACES = re.compile(rb"  +")
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
@@ -154,7 +154,7 @@ class DkimSigner:
         last = {name.lower(): (name, value) for name, value in fields}
         if b"from" not in last:
             raise MailError("cannot DKIM-sign a message without a From header")
-        names = [n for n in (h.lower().encode() for h in SIGNED_HEADERS) if n in last]
+        names = [name for name in _SIGNED if name in last]
         body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
         head_text = _fold(
             [
