@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Table, and_, bindparam, func, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
@@ -86,21 +97,62 @@ def _claimed(row: Row[Any], *, counting: int) -> ClaimedDelivery:
     )
 
 
-def _due_query(
+def _due_queries(
     kind: str,
     now: datetime,
     lease: timedelta,
     after_id: int,
     subscriber_id: int | None,
     limit: int,
-) -> Select[Any]:
-    """The oldest ``limit`` claimable rows of ``kind`` above ``after_id``: what a claim takes."""
-    query = sa_select(*_CLAIM_COLUMNS).where(
-        _claimable(kind, now, lease), _DELIVERY.c.id > after_id
+) -> tuple[Select[Any], Select[Any]]:
+    """The oldest ``limit`` pending rows of ``kind`` above ``after_id``, and the oldest
+    ``limit`` whose lease lapsed: a claim takes the oldest ``limit`` of the two.
+
+    Two queries, not one with OR: each names one status, so the partial indexes on
+    (kind, id) of pending and of sending rows answer it in id order, stopping after
+    ``limit`` rows, and never see the sent rows of earlier days. Under one OR, SQLite (and
+    PostgreSQL whose statistics predate compose) read every pending row and sorted them for
+    each batch: O(outbox) per batch, O(n^2) for a pass. The status is a literal, not a
+    parameter: the planners match a partial index's WHERE against the query's text.
+    """
+    pending = and_(
+        _DELIVERY.c.status == literal_column(f"'{DeliveryStatus.PENDING.value}'"),
+        or_(_DELIVERY.c.not_before.is_(None), _DELIVERY.c.not_before <= now),
     )
-    if subscriber_id is not None:
-        query = query.where(_DELIVERY.c.subscriber_id == subscriber_id)
-    return query.order_by(_DELIVERY.c.id).limit(limit)
+    lapsed = and_(
+        _DELIVERY.c.status == literal_column(f"'{DeliveryStatus.SENDING.value}'"),
+        _DELIVERY.c.claimed_at < now - lease,
+    )
+    queries = []
+    for ready in (pending, lapsed):
+        query = sa_select(*_CLAIM_COLUMNS).where(
+            _DELIVERY.c.kind == kind, ready, _DELIVERY.c.id > after_id
+        )
+        if subscriber_id is not None:
+            query = query.where(_DELIVERY.c.subscriber_id == subscriber_id)
+        queries.append(query.order_by(_DELIVERY.c.id).limit(limit))
+    return queries[0], queries[1]
+
+
+def _due_rows(
+    session: Session,
+    *,
+    kind: str,
+    now: datetime,
+    lease: timedelta,
+    after_id: int,
+    subscriber_id: int | None,
+    limit: int,
+    lock: bool,
+) -> list[Row[Any]]:
+    """What a claim takes (``lock``: rows other workers hold are skipped, the rest locked)."""
+    rows: list[Row[Any]] = []
+    for query in _due_queries(kind, now, lease, after_id, subscriber_id, limit):
+        if lock and session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows.extend(session.execute(query).all())
+    # Rows locked here but not taken are free again when the claim commits.
+    return sorted(rows, key=lambda r: int(r.id))[:limit]
 
 
 def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
@@ -124,10 +176,16 @@ def claim_batch(
     ``after_id`` lets one pass move forward, so a row it released is retried by the next pass,
     not again at once. ``attempts`` in the result counts this claim.
     """
-    query = _due_query(kind, now, lease, after_id, subscriber_id, limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = session.execute(query).all()
+    rows = _due_rows(
+        session,
+        kind=kind,
+        now=now,
+        lease=lease,
+        after_id=after_id,
+        subscriber_id=subscriber_id,
+        limit=limit,
+        lock=True,
+    )
     if not rows:
         return []
     ids = [int(r[0]) for r in rows]
@@ -156,7 +214,16 @@ def due_deliveries(
     lease: timedelta = DEFAULT_LEASE,
 ) -> list[ClaimedDelivery]:
     """The deliveries ``claim_batch`` would take, read without claiming (for dry runs)."""
-    rows = session.execute(_due_query(kind, now, lease, after_id, subscriber_id, limit)).all()
+    rows = _due_rows(
+        session,
+        kind=kind,
+        now=now,
+        lease=lease,
+        after_id=after_id,
+        subscriber_id=subscriber_id,
+        limit=limit,
+        lock=False,
+    )
     return [_claimed(r, counting=0) for r in rows]
 
 

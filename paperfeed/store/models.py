@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlmodel import Field, SQLModel
@@ -272,6 +273,23 @@ class Delivery(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_delivery_status_created", "status", "created_at"),
+        # The claim: pending (or lapsed) rows of one kind in id order, whatever else the
+        # table holds (outbox.ledger._due_queries). Partial, so the sent rows of earlier
+        # days are in neither.
+        Index(
+            "ix_delivery_pending_kind_id",
+            "kind",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_delivery_sending_kind_id",
+            "kind",
+            "id",
+            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text("status = 'sending'"),
+        ),
         UniqueConstraint("edition_id", "channel", name="uq_delivery_edition_channel"),
     )
 
