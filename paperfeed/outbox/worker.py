@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.outbox import registry
 from paperfeed.outbox.channel import Channel
+from paperfeed.outbox.heartbeat import free_dead_claims
 from paperfeed.outbox.ledger import count_due
 from paperfeed.outbox.send_pass import Clock, Progress, send_due, subscriber_id_for
 from paperfeed.outbox.summary import SendSummary
@@ -50,6 +51,9 @@ def registered_channels(settings: Settings, kinds: Sequence[str] | None = None) 
 
 
 def _due(engine: Engine, settings: Settings, kind: str, clock: Clock, only: int | None) -> int:
+    # A dead sender's claims count as due at once: a restart whose predecessor died holding
+    # the last batch would otherwise see nothing due and wait out the lease.
+    free_dead_claims(engine, now=clock())
     with session_scope(engine) as session:
         return count_due(
             session,
