@@ -18,12 +18,15 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from paperfeed.config import Settings
+from paperfeed.outbox import send_pass
 from paperfeed.outbox.channel import Parcel, Result
 from paperfeed.outbox.heartbeat import dead_local_holders, free_dead_claims
 from paperfeed.outbox.ledger import claim_batch, mark_sent_many, renew_claims
@@ -229,3 +232,37 @@ def _dead_pid() -> int:
             return pid
         time.sleep(0.01)
     raise AssertionError(f"pid {pid} still exists")
+
+
+def test_a_database_outage_longer_than_the_lease_is_waited_out_before_marking(
+    engine: Engine, lease_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Marking waits for the database past the lease (the heartbeat keeps the claim), so the
+    batch the service took is marked sent, not left to be sent again."""
+    ids = _readers(engine, 2)
+    real_mark = send_pass._mark
+    started = time.monotonic()
+    outage_ends = started + 1.5 * LEASE.total_seconds()
+    refused: list[datetime] = []
+    rival_took: list[int] = []
+
+    def clock() -> datetime:  # real time, from the editions' compose time on
+        return T0 + timedelta(seconds=time.monotonic() - started)
+
+    def mark_when_back(run: Any, built: Any, results: Any) -> None:
+        now = clock()
+        if time.monotonic() < outage_ends:
+            refused.append(now)
+            raise OperationalError("UPDATE delivery", {}, ConnectionRefusedError("refused"))
+        # Claimed more than a lease ago, yet renewed meanwhile: nobody else can take them.
+        rival_took.extend(_rival_claims(engine, now, keep=False))
+        real_mark(run, built, results)
+
+    monkeypatch.setattr(send_pass, "_mark", mark_when_back)
+    chat = ScriptedChat()
+    summary = asyncio.run(send_due(engine, lease_settings, channel=chat, now=clock, worker="me"))
+    assert summary.sent == 2
+    assert len(refused) >= 2
+    assert refused[-1] - refused[0] > LEASE / 2
+    assert rival_took == []
+    assert {i: c[:2] for i, c in _claims(engine).items()} == {i: ("sent", "me") for i in ids}
