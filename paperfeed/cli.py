@@ -41,6 +41,7 @@ for command in (
     cli_mail.compose,
     cli_mail.send,
     cli_mail.preview,
+    cli_mail.dkim_record,
     cli_ranking.rank,
     cli_status.status,
 ):

@@ -41,6 +41,11 @@ SKIPPED = {
     "paperfeed run": "serves until stopped; tests/e2e runs it as a real process",
     "paperfeed worker": "drains until stopped; tests/mailer/test_mail_cli.py runs it",
     '.venv/bin/pytest -m "not e2e and not faults"': "is this test suite",
+    "paperfeed tick": "one cron-mode pass; tests/jobs and tests/e2e run it",
+    "paperfeed bounces poll": (
+        "needs an IMAP mailbox; tests/bounces/test_mailbox_command.py runs it against dovecot"
+    ),
+    "paperfeed dkim-record": "needs a DKIM key; tests/mailer/test_dkim_cli.py runs it",
     ".venv/bin/python docs/screenshots/take.py": (
         "runs tests/web/test_web_pages_browser.py (part of this suite) and rewrites the PNGs"
     ),

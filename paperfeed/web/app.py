@@ -28,7 +28,7 @@ from paperfeed.feeds.cache import FeedCache
 from paperfeed.feeds.service import FeedOptions, FeedService
 from paperfeed.mailer.message import install_tag, make_sender
 from paperfeed.mailer.transport import Transport
-from paperfeed.mailer.transport_choice import open_transport
+from paperfeed.mailer.transport_choice import dkim_for, open_transport
 from paperfeed.store.db import make_engine
 from paperfeed.web import (
     browse,
@@ -119,6 +119,7 @@ def create_app(
         outbox_dir=settings.outbox_dir,
         pool_size=1,
         max_attempts=settings.smtp_max_attempts,
+        dkim=dkim_for(settings),  # confirmations are signed like digests
     )
     clock = now or _utc_now
     secret = secret_key(settings)
