@@ -12,11 +12,11 @@ one reader; ``pick_papers`` asks it for one subscriber or interest text without 
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -35,7 +35,8 @@ from paperfeed.store.editions import (
     PlannedPaper,
     editions_on,
     last_edition_at,
-    receiving_subscribers,
+    prefer_indexes,
+    receiving_readers,
     sent_papers,
     settled_papers,
     write_editions,
@@ -95,11 +96,32 @@ class ComposeSummary:
         )
 
 
+class Receiving(Protocol):
+    """What composing reads of a subscriber: a ``Reader`` row, or a ``Subscriber``."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def interests(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def send_hour(self) -> int: ...
+    @property
+    def frequency(self) -> str: ...
+    @property
+    def max_papers(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Due:
     """A subscriber whose edition for ``local_date`` should be composed now."""
 
-    subscriber: Subscriber
+    subscriber: Receiving
     local_date: date
     send_at: datetime
 
@@ -110,7 +132,7 @@ def parsed_interests(text: str) -> Interests:
     return parse_interests(text)
 
 
-def send_time(subscriber: Subscriber, local_date: date) -> datetime:
+def send_time(subscriber: Receiving, local_date: date) -> datetime:
     """The UTC moment of the subscriber's send hour on ``local_date`` (DST-safe).
 
     A send hour that does not exist that day (spring forward) is read with the offset before
@@ -123,7 +145,7 @@ def send_time(subscriber: Subscriber, local_date: date) -> datetime:
 
 
 def find_due(
-    subscribers: Sequence[Subscriber],
+    subscribers: Iterable[Receiving],
     *,
     now: datetime,
     policy: EditionPolicy,
@@ -136,27 +158,42 @@ def find_due(
     whose send time is more than ``max_lateness`` ago is not sent at all.
     """
     due: list[Due] = []
+    # The dates and moments depend only on the time zone, hour and frequency: worked out once
+    # per combination (a few hundred), not once per subscriber (100,000).
+    schedules: dict[tuple[str, int, str], list[tuple[date, datetime, bool]]] = {}
     for subscriber in subscribers:
         assert subscriber.id is not None
-        local_today = now.astimezone(ZoneInfo(subscriber.timezone)).date()
-        for local_date in (local_today, local_today - timedelta(days=1)):
-            if (
-                subscriber.frequency == Frequency.WEEKLY
-                and local_date.weekday() != policy.weekly_day
-            ):
-                continue
-            moment = send_time(subscriber, local_date)
-            if moment > now:
-                continue
+        key = (subscriber.timezone, subscriber.send_hour, subscriber.frequency)
+        schedule = schedules.get(key)
+        if schedule is None:
+            schedule = schedules[key] = _passed_send_times(subscriber, now=now, policy=policy)
+        for local_date, moment, too_late in schedule:
             if done is not None and (subscriber.id, local_date) in done:
                 break
-            if now - moment > policy.max_lateness:
+            if too_late:
                 if summary is not None:
                     summary.too_late += 1
                 break
             due.append(Due(subscriber, local_date, moment))
             break
     return due
+
+
+def _passed_send_times(
+    subscriber: Receiving, *, now: datetime, policy: EditionPolicy
+) -> list[tuple[date, datetime, bool]]:
+    """The subscriber's edition dates whose send time passed (today's, then yesterday's local
+    date), each with its moment and whether it is past ``max_lateness``."""
+    out: list[tuple[date, datetime, bool]] = []
+    local_today = now.astimezone(ZoneInfo(subscriber.timezone)).date()
+    for local_date in (local_today, local_today - timedelta(days=1)):
+        if subscriber.frequency == Frequency.WEEKLY and local_date.weekday() != policy.weekly_day:
+            continue
+        moment = send_time(subscriber, local_date)
+        if moment > now:
+            continue
+        out.append((local_date, moment, now - moment > policy.max_lateness))
+    return out
 
 
 def compose_due(
@@ -171,39 +208,81 @@ def compose_due(
     """Create every edition due at ``now`` (or, with ``local_date``, for that date)."""
     summary = ComposeSummary()
     with session_scope(engine) as session:
-        subscribers = list(receiving_subscribers(session, email=email))
+        prefer_indexes(session)
+        readers = receiving_readers(session, email=email)
         if local_date is None:
-            candidates = find_due(subscribers, now=now, policy=policy)
+            candidates = find_due(readers, now=now, policy=policy)
             done = editions_on(session, [(d.subscriber.id or 0, d.local_date) for d in candidates])
-            due = find_due(subscribers, now=now, policy=policy, done=done, summary=summary)
+            due = find_due(readers, now=now, policy=policy, done=done, summary=summary)
         else:
-            done = editions_on(session, [(s.id or 0, local_date) for s in subscribers])
+            done = editions_on(session, [(r.id, local_date) for r in readers])
             due = [
-                Due(s, local_date, send_time(s, local_date))
-                for s in subscribers
-                if (s.id, local_date) not in done
+                Due(r, local_date, send_time(r, local_date))
+                for r in readers
+                if (r.id, local_date) not in done
             ]
     summary.due = len(due)
     if not due:
         log.info("compose.done", summary=summary.line())
         return summary
     ranker = corpus.ranker(engine)
-    # Batches of one pass usually read the same papers: index them once (~0.5 s each).
-    indexes: dict[tuple[tuple[str, int], ...], Any] = {}
-    for start in range(0, len(due), BATCH):
-        _compose_batch(
-            engine,
-            due[start : start + BATCH],
-            now=now,
-            policy=policy,
-            ranker=ranker,
-            indexes=indexes,
-            summary=summary,
-        )
+    # Readers with the same look-back window read the same papers: each window's papers are
+    # read and indexed once, and its readers ranked and written in batches.
+    windows: dict[tuple[date, date], list[Due]] = {}
+    for item in due:
+        windows.setdefault(window_of(policy, item), []).append(item)
+    for (since, until), members in windows.items():
+        with session_scope(engine) as session:
+            listed = settled_papers(session, since=since, until=until)
+        day = Window(listed, ranker) if listed else None
+        for start in range(0, len(members), BATCH):
+            _compose_batch(
+                engine,
+                members[start : start + BATCH],
+                now=now,
+                policy=policy,
+                day=day,
+                summary=summary,
+            )
     for name in summary.caught_up:
         log.info("compose.caught_up", subscriber=name)
     log.info("compose.done", summary=summary.line())
     return summary
+
+
+def window_of(policy: EditionPolicy, item: Due) -> tuple[date, date]:
+    """The listing dates an edition may take papers from: its look-back up to its date."""
+    lookback = lookback_days(policy, item.subscriber.frequency)
+    return item.local_date - timedelta(days=lookback), item.local_date
+
+
+class Window:
+    """One look-back window's settled papers, indexed once for every batch that reads them."""
+
+    def __init__(self, listed: Sequence[ListedPaper], ranker: Ranker[Any]) -> None:
+        self.listed = listed
+        self.ranker = ranker
+        self.ids = [p.paper.arxiv_id for p in listed]
+        self.index = ranker.index_day([to_document(p.paper, upvotes=p.upvotes) for p in listed])
+        # Most upvoted first, sorted once: each edition's "also trending" is then its first
+        # few eligible papers, not a sort of its own.
+        self.by_votes = by_upvotes((p.paper.arxiv_id, p.upvotes) for p in listed)
+        self._eligible: dict[tuple[date, int, datetime | None], dict[str, ListedPaper]] = {}
+
+    def eligible(
+        self, *, local_date: date, lookback: int, previous: datetime | None, sent: Collection[str]
+    ) -> dict[str, ListedPaper]:
+        """``eligible_papers`` of this window; shared by readers with the same date, look-back
+        and previous edition (a pass writes everyone's previous edition at one moment)."""
+        key = (local_date, lookback, previous)
+        base = self._eligible.get(key)
+        if base is None:
+            base = self._eligible[key] = eligible_papers(
+                self.listed, local_date=local_date, lookback=lookback, previous=previous, sent=()
+            )
+        if not sent or not any(paper_id in sent for paper_id in base):
+            return base
+        return {k: v for k, v in base.items() if k not in sent}
 
 
 def _compose_batch(
@@ -212,60 +291,53 @@ def _compose_batch(
     *,
     now: datetime,
     policy: EditionPolicy,
-    ranker: Ranker[Any],
-    indexes: dict[tuple[tuple[str, int], ...], Any],
+    day: Window | None,
     summary: ComposeSummary,
 ) -> None:
     ids = [d.subscriber.id or 0 for d in batch]
-    since = min(
-        d.local_date - timedelta(days=lookback_days(policy, d.subscriber.frequency)) for d in batch
-    )
-    until = max(d.local_date for d in batch)
-    with session_scope(engine) as session:
-        listed = settled_papers(session, since=since, until=until)
-        # What each reader rated: the learned part of their profile.
-        learned = feedback_of(session, ids) if listed else {}
-    # Ranked outside a transaction: the hybrid ranker stores vectors it had to compute, and
-    # on SQLite a write from another connection would leave this one's snapshot stale.
     ranked: Ranking | None = None
-    if listed:
-        # Keyed by the papers and their votes, so a batch that read other papers (another
-        # look-back window, a crawl in between) gets an index of its own.
-        key = tuple((p.paper.arxiv_id, p.upvotes) for p in listed)
-        index = indexes.get(key)
-        if index is None:
-            index = indexes[key] = ranker.index_day(
-                [to_document(p.paper, upvotes=p.upvotes) for p in listed]
-            )
+    if day is not None:
+        with session_scope(engine) as session:
+            prefer_indexes(session)
+            # What each reader rated: the learned part of their profile.
+            learned = feedback_of(session, ids)
+        # Ranked outside a transaction: the hybrid ranker stores vectors it had to compute,
+        # and on SQLite a write from another connection would leave this one's snapshot stale.
         interests = [
             with_feedback(parsed_interests(d.subscriber.interests), learned.get(ids[row]))
             for row, d in enumerate(batch)
         ]
-        ranked = ranker.rank(index, interests, top_k=len(listed))
+        ranked = day.ranker.rank(day.index, interests, top_k=len(day.listed))
     with session_scope(engine, write_lock=True) as session:
+        prefer_indexes(session)
         # The ledger is read in the transaction that writes: a paper sent meanwhile by a
         # concurrent compose fails this transaction (unique ledger) instead of going twice.
         # On SQLite the write lock is taken first, or a web write committed between the
         # reads and the writes would fail the transaction at once.
         previous = last_edition_at(session, ids)
-        already = sent_papers(session, ids, [p.paper.arxiv_id for p in listed])
+        already = sent_papers(session, ids, day.ids) if day is not None else {}
         plans: list[PlannedEdition] = []
-        # Most upvoted first, sorted once for the batch: each edition's "also trending" is
-        # then its first few eligible papers, not a sort of its own.
-        by_votes = by_upvotes((p.paper.arxiv_id, p.upvotes) for p in listed)
+        nothing = Selection((), (), deliver=False)
         for row, item in enumerate(batch):
-            eligible, selection = choose_papers(
-                ranked,
-                row,
-                listed=listed,
-                by_votes=by_votes,
-                local_date=item.local_date,
-                frequency=item.subscriber.frequency,
-                previous=previous.get(ids[row]),
-                sent=already.get(ids[row], set()),
-                max_papers=item.subscriber.max_papers,
-                policy=policy,
-            )
+            reader = item.subscriber
+            selection = nothing
+            eligible: Mapping[str, ListedPaper] = {}
+            if day is not None and ranked is not None:
+                eligible = day.eligible(
+                    local_date=item.local_date,
+                    lookback=lookback_days(policy, reader.frequency),
+                    previous=previous.get(ids[row]),
+                    sent=already.get(ids[row], ()),
+                )
+                if eligible:
+                    selection = select_papers(
+                        ranked,
+                        row,
+                        eligible=eligible,
+                        by_votes=day.by_votes,
+                        max_papers=reader.max_papers,
+                        policy=policy,
+                    )
             if selection.deliver and not selection.matched:
                 summary.trending_only += 1
             elif not selection.deliver:
@@ -274,7 +346,7 @@ def _compose_batch(
                 PlannedEdition(ids[row], item.local_date, selection.papers, selection.deliver)
             )
             if eligible and now - item.send_at > timedelta(hours=1):
-                who = item.subscriber.email or item.subscriber.name  # a team has a name
+                who = reader.email or reader.name  # a team has a name
                 summary.caught_up.append(f"{who} {item.local_date}")
         summary.editions += write_editions(session, plans, now=now)
     for plan in plans:

@@ -235,6 +235,7 @@ class HybridRanker:
             semantic_threshold=knobs.semantic_threshold,
             excluded_by_meaning=by_meaning,
         )
+        batch.explainer = self.lexical.explainer(day.lexical)
         if table is not None and closeness is not None and positions is not None:
             batch.learned_reasons = LearnedReasons(
                 table, closeness, positions, minimum=knobs.feedback.like_start

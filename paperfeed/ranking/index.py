@@ -8,6 +8,7 @@ index serves every subscriber. Knows nothing of subscribers or the database.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ class DayIndex:
     popularity: FloatArray
     doc_weights: tuple[dict[str, float], ...]
     positions: dict[str, int]
+    # The papers each term or phrase occurs in (``doc_weights`` inverted): explaining a topic
+    # skips at once the papers that have none of its words.
+    postings: dict[str, frozenset[int]] = dataclasses.field(default_factory=dict)
 
     @property
     def n_docs(self) -> int:
@@ -174,4 +178,13 @@ def build_day_index(docs: Sequence[Document], stats: TermStats) -> DayIndex:
         popularity=np.asarray([popularity(d) for d in day], dtype=np.float32),
         doc_weights=doc_weights,
         positions={d.paper_id: i for i, d in enumerate(day)},
+        postings=_postings(doc_weights),
     )
+
+
+def _postings(doc_weights: Sequence[dict[str, float]]) -> dict[str, frozenset[int]]:
+    found: dict[str, list[int]] = {}
+    for position, weights in enumerate(doc_weights):
+        for key in weights:
+            found.setdefault(key, []).append(position)
+    return {key: frozenset(positions) for key, positions in found.items()}

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from paperfeed.ranking.query import QueryPlan, plan_query
 from paperfeed.ranking.text import (
@@ -35,11 +36,20 @@ MAX_AUTHORS = 50
 MAX_LIKES = 50
 # A topic this long (in words, stop words included) or ending like a sentence reads as prose.
 SENTENCE_MIN_WORDS = 6
+# Distinct typed words (or quoted phrases) whose folded, stemmed form is kept.
+WORDS_CACHE = 1 << 16
+WORDS_CACHE_CHARS = 64
+# Distinct topics kept parsed, and the longest topic text kept.
+TOPIC_CACHE = 1 << 16
+TOPIC_CACHE_CHARS = 200
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 _QUOTES = str.maketrans({c: '"' for c in "“”„‟«»″〝〞＂"})
 _DIRECTIVE = re.compile(r"(author|like):", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_SEPARATORS = re.compile(r"[,;]")
+# What makes a part more than plain words: a quote, a directive's colon, an exclusion's dash.
+_SPECIAL = re.compile(r'["\-:]')
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(?:v\d+)?")
 _ARXIV_OLD = re.compile(r"([a-z][a-z.-]*/\d{7})(?:v\d+)?", re.IGNORECASE)
 _PAPER_URL = re.compile(r"(?:huggingface\.co/papers|arxiv\.org/(?:abs|pdf))/(.+)$", re.IGNORECASE)
@@ -64,10 +74,21 @@ class Topic:
     # The words as typed without quote marks: what the semantic ranker embeds. Computed
     # once here because ranking 100,000 subscribers reads it for every topic.
     plain: str = field(default="", compare=False)
+    # The hash, computed once: topics key the caches of parsing, packing and explaining, and
+    # hashing the nested words each time cost more than the lookups.
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.plain:
             object.__setattr__(self, "plain", " ".join(self.text.replace('"', " ").split()))
+        object.__setattr__(self, "_hash", hash((self.text, self.runs, self.phrases, self.sentence)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[Topic], tuple[str, Any, Any, bool, str]]:
+        # Rebuilt through __init__, so the hash is this process's (str hashes are salted).
+        return (Topic, (self.text, self.runs, self.phrases, self.sentence, self.plain))
 
     @property
     def words(self) -> tuple[Word, ...]:
@@ -183,6 +204,8 @@ def _clean(text: str) -> str:
 
 
 def _split_outside_quotes(line: str) -> list[str]:
+    if '"' not in line:
+        return _SEPARATORS.split(line)
     parts: list[str] = []
     current: list[str] = []
     quoted = False
@@ -229,6 +252,10 @@ def _scan(part: str, number: int, notes: list[str]) -> list[_Item]:
 
 
 def _parse_part(part: str, number: int, build: _Builder) -> None:
+    if not _SPECIAL.search(part):
+        # The common case, a plain topic: no quote, directive or exclusion to scan for.
+        _add_topic(tuple((word, False) for word in part.split()), number, build)
+        return
     items = _scan(part, number, build.notes)
     topic_items: list[_Item] = []
     index = 0
@@ -252,44 +279,77 @@ def _parse_part(part: str, number: int, build: _Builder) -> None:
         else:
             topic_items.append(item)
     if topic_items:
-        _add_topic(topic_items, number, build)
+        _add_topic(tuple((i.text, i.quoted) for i in topic_items), number, build)
 
 
 def _plain(item: _Item) -> bool:
     return not (item.quoted or item.negated or item.directive)
 
 
-def _words(text: str, *, drop_filler: bool = True) -> list[Word]:
+def _words(text: str, *, drop_filler: bool = True) -> tuple[Word, ...]:
+    # Readers share words: each typed word is folded and stemmed once (per process); a long
+    # quoted phrase is not kept, so the cache stays small whatever people type.
+    if len(text) <= WORDS_CACHE_CHARS:
+        return _cached_words(text, drop_filler)
+    return _fold_and_stem(text, drop_filler)
+
+
+@lru_cache(maxsize=WORDS_CACHE)
+def _cached_words(text: str, drop_filler: bool) -> tuple[Word, ...]:
+    return _fold_and_stem(text, drop_filler)
+
+
+def _fold_and_stem(text: str, drop_filler: bool) -> tuple[Word, ...]:
     surfaces = [t for t in _WORD.findall(fold(text)) if is_content_word(t, query=drop_filler)]
     stems = stem_words(surfaces)
-    return [Word(surface=s, stem=t) for s, t in zip(surfaces, stems, strict=True)]
+    return tuple(Word(surface=s, stem=t) for s, t in zip(surfaces, stems, strict=True))
 
 
-def _add_topic(items: list[_Item], number: int, build: _Builder) -> None:
+# One typed topic as ``_add_topic`` reads it: each item's text and whether it was quoted.
+TopicItems = tuple[tuple[str, bool], ...]
+
+
+def _add_topic(items: TopicItems, number: int, build: _Builder) -> None:
     if len(build.topics) >= MAX_TOPICS:
         build.notes.append(f"line {number}: more than {MAX_TOPICS} topics; the rest ignored")
         return
-    shown = " ".join(f'"{i.text.strip()}"' if i.quoted else i.text for i in items).strip()
+    if sum(len(text) for text, _ in items) <= TOPIC_CACHE_CHARS:
+        topic, notes = _cached_topic(items)
+    else:
+        topic, notes = _topic_of(items)
+    build.notes.extend(f"line {number}: {note}" for note in notes)
+    if topic is None:
+        return
+    if any((t.runs, t.phrases) == (topic.runs, topic.phrases) for t in build.topics):
+        build.notes.append(f"line {number}: {topic.text!r} repeats an earlier topic; ignored")
+        return
+    build.topics.append(topic)
+
+
+@lru_cache(maxsize=TOPIC_CACHE)
+def _cached_topic(items: TopicItems) -> tuple[Topic | None, tuple[str, ...]]:
+    # Readers share topics: each distinct one is read once per process (topics are immutable).
+    return _topic_of(items)
+
+
+def _topic_of(items: TopicItems) -> tuple[Topic | None, tuple[str, ...]]:
+    """The topic these items make (None when no word is searchable), and notes about it."""
+    shown = " ".join(f'"{text.strip()}"' if quoted else text for text, quoted in items).strip()
     if len(shown) > MAX_TOPIC_TEXT:
         shown = shown[: MAX_TOPIC_TEXT - 1].rstrip() + "…"
     runs, phrases, truncated = _topic_words(items, drop_filler=True)
     if not runs and not phrases:  # a topic made only of filler ("new papers") still means it
         runs, phrases, truncated = _topic_words(items, drop_filler=False)
     if not runs and not phrases:
-        build.notes.append(f"line {number}: {shown!r} has no searchable words; ignored")
-        return
-    if truncated:
-        build.notes.append(f"line {number}: only the first {MAX_WORDS_PER_TOPIC} words were used")
-    raw_words = sum(len(_WORD.findall(i.text)) for i in items)
+        return None, (f"{shown!r} has no searchable words; ignored",)
+    notes = (f"only the first {MAX_WORDS_PER_TOPIC} words were used",) if truncated else ()
+    raw_words = sum(len(_WORD.findall(text)) for text, _ in items)
     sentence = raw_words >= SENTENCE_MIN_WORDS or shown.endswith((".", "?", "!"))
-    if any((t.runs, t.phrases) == (runs, phrases) for t in build.topics):
-        build.notes.append(f"line {number}: {shown!r} repeats an earlier topic; ignored")
-        return
-    build.topics.append(Topic(text=shown, runs=runs, phrases=phrases, sentence=sentence))
+    return Topic(text=shown, runs=runs, phrases=phrases, sentence=sentence), notes
 
 
 def _topic_words(
-    items: list[_Item], *, drop_filler: bool
+    items: TopicItems, *, drop_filler: bool
 ) -> tuple[tuple[tuple[Word, ...], ...], tuple[tuple[Word, ...], ...], bool]:
     """Runs of unquoted words and quoted phrases of a topic, and whether words were cut."""
     runs: list[tuple[Word, ...]] = []
@@ -297,12 +357,12 @@ def _topic_words(
     pending: list[Word] = []
     budget = MAX_WORDS_PER_TOPIC
     truncated = False
-    for item in items:
-        words = _words(item.text, drop_filler=drop_filler)
+    for text, quoted in items:
+        words = _words(text, drop_filler=drop_filler)
         truncated = truncated or len(words) > budget
         words = words[: max(budget, 0)]
         budget -= len(words)
-        if not item.quoted:
+        if not quoted:
             pending.extend(words)
             continue
         if pending:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +36,8 @@ QUOTED_PHRASE_WEIGHT = 1.0
 EVIDENCE_NEAR_WEIGHT = 1.0
 # A liked paper becomes a topic of its most telling terms and phrases.
 LIKE_FEATURES = 12
+# Distinct topics whose features are kept (a few hundred bytes each).
+TOPIC_CACHE = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +89,24 @@ def topic_features(topic: Topic) -> list[QueryFeature]:
     Required: every typed word, and each adjacent pair of a quoted phrase (its words alone
     are not the phrase). Pairs of unquoted words only add; they are never required.
     """
-    out: dict[str, QueryFeature] = {}
+    return list(cached_topic_features(topic))
+
+
+@lru_cache(maxsize=TOPIC_CACHE)
+def cached_topic_features(topic: Topic) -> tuple[QueryFeature, ...]:
+    """``topic_features``, kept per distinct topic: readers share topics, and parsing and
+    explaining 100,000 profiles read each topic's features many times."""
+    # key -> [weight, display, evidence, required]; a QueryFeature is made once per key.
+    out: dict[str, list[Any]] = {}
 
     def add(key: str, weight: float, evidence: float, display: str, required: bool) -> None:
         seen = out.get(key)
-        out[key] = QueryFeature(
-            key=key,
-            weight=weight + (seen.weight if seen else 0.0),
-            display=seen.display if seen else display,
-            evidence=evidence + (seen.evidence if seen else 0.0),
-            required=required or (seen.required if seen else False),
-        )
+        if seen is None:
+            out[key] = [weight, display, evidence, required]
+        else:
+            seen[0] = weight + seen[0]
+            seen[2] = evidence + seen[2]
+            seen[3] = required or seen[3]
 
     for run in topic.runs:
         for word in run:
@@ -111,7 +121,10 @@ def topic_features(topic: Topic) -> list[QueryFeature]:
             display = f'"{a.surface} {b.surface}"'
             key = phrase_key(a.stem, b.stem)
             add(key, QUOTED_PHRASE_WEIGHT, QUOTED_PHRASE_WEIGHT, display, True)
-    return list(out.values())
+    return tuple(
+        QueryFeature(key=key, weight=w, display=d, evidence=e, required=r)
+        for key, (w, d, e, r) in out.items()
+    )
 
 
 def exclusion_features(exclusion: Exclusion) -> list[QueryFeature]:
@@ -178,9 +191,11 @@ def plan_query(
     topics: Sequence[Topic], exclusions: Sequence[Exclusion], authors: Sequence[AuthorQuery]
 ) -> QueryPlan:
     """Pack a subscriber's topics, exclusions and followed authors into a ``QueryPlan``."""
-    rows = [row for row in (topic_features(t) for t in topics) if row]
+    rows = [row for row in map(cached_topic_features, topics) if row]
     topic_sizes, topic_hashes, topic_weights = pack_rows(rows)
-    excl_sizes, excl_hashes, excl_weights = pack_rows(exclusion_features(e) for e in exclusions)
+    excl_sizes = excl_hashes = excl_weights = b""
+    if exclusions:
+        excl_sizes, excl_hashes, excl_weights = pack_rows(exclusion_features(e) for e in exclusions)
     flat = [f for row in rows for f in row]
     return QueryPlan(
         topic_sizes=topic_sizes,
@@ -188,7 +203,9 @@ def plan_query(
         topic_weights=topic_weights,
         topic_evidence=np.asarray([f.evidence for f in flat], dtype="<f4").tobytes(),
         topic_required=np.asarray([f.required for f in flat], dtype="<f4").tobytes(),
-        author_hashes=np.asarray(feature_hashes(a.key for a in authors), dtype="<i8").tobytes(),
+        author_hashes=np.asarray(feature_hashes(a.key for a in authors), dtype="<i8").tobytes()
+        if authors
+        else b"",
         exclusion_sizes=excl_sizes,
         exclusion_hashes=excl_hashes,
         exclusion_weights=excl_weights,

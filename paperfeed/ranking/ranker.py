@@ -30,7 +30,7 @@ from paperfeed.ranking.index import DayIndex, build_day_index, doc_term_weights
 from paperfeed.ranking.interests import Interests
 from paperfeed.ranking.paper_record import Document
 from paperfeed.ranking.query import LikedQuery, liked_paper_features, pack_rows
-from paperfeed.ranking.reasons import explain
+from paperfeed.ranking.reasons import Explainer
 from paperfeed.ranking.scoring import (
     PackedRows,
     SubscriberScores,
@@ -50,6 +50,8 @@ DEFAULT_THRESHOLD = 0.075
 DEFAULT_TOP_K = 20
 # Subscribers scored per matrix product: bounds memory (rows × papers floats) at any scale.
 CHUNK_SUBSCRIBERS = 8192
+# Day indexes whose reasons a ranker keeps explaining (a pass reads one or two windows).
+EXPLAINERS_KEPT = 4
 
 DayT = TypeVar("DayT")
 
@@ -109,6 +111,8 @@ class RankedBatch(Sequence[tuple[ScoredPaper, ...]]):
         self._subscribers = subscribers
         self.positions, self.scores = ranked
         self._liked = liked
+        # Shared by the ranker's batches of one day (``LexicalRanker.explainer``).
+        self.explainer: Explainer | None = None
         self._excluded: npt.NDArray[np.bool_] | None = None
         # "because you liked: <title>", when the batch has ratings (``feedback``).
         self.learned_reasons: LearnedReasons | None = None
@@ -138,20 +142,26 @@ class RankedBatch(Sequence[tuple[ScoredPaper, ...]]):
         already sent) is much cheaper than reading everything and filtering afterwards.
         """
         interests = self._subscribers[item]
+        docs = self._index.docs
         out: list[ScoredPaper] = []
-        for position, score in zip(self.positions[item], self.scores[item], strict=True):
+        # Plain Python numbers: reading numpy scalars one by one costs more than the list.
+        positions = self.positions[item].tolist()
+        scores = self.scores[item].tolist()
+        for position, score in zip(positions, scores, strict=True):
             if position < 0 or (limit is not None and len(out) >= limit):
                 break
-            paper_id = self._index.docs[position].paper_id
+            paper_id = docs[position].paper_id
             if allowed is not None and paper_id not in allowed:
                 continue
-            reasons = self.reasons(item, interests, int(position))
-            out.append(ScoredPaper(paper_id, float(score), reasons))
+            reasons = self.reasons(item, interests, position)
+            out.append(ScoredPaper(paper_id, score, reasons))
         return tuple(out)
 
     def reasons(self, item: int, interests: Interests, position: int) -> tuple[str, ...]:
         """Why the paper at ``position`` was picked for subscriber ``item``."""
-        reasons = explain(interests, self._index, position, liked=self._liked)
+        if self.explainer is None:
+            self.explainer = Explainer(self._index)
+        reasons = self.explainer.explain(interests, position, liked=self._liked)
         if self.learned_reasons is not None:
             liked = self.learned_reasons.reason(item, position)
             if liked is not None:
@@ -194,6 +204,7 @@ class LexicalRanker:
         # Rated papers' queries depend only on ``stats``: kept for this ranker's lifetime
         # (one compose pass ranks its batches with one ranker).
         self._rated_queries: RatedQueries = {}
+        self._explainers: dict[int, tuple[DayIndex, Explainer]] = {}
 
     def index_day(self, papers: Sequence[Document]) -> DayIndex:
         """Index one day's papers against the stored statistics."""
@@ -211,6 +222,16 @@ class LexicalRanker:
                 if query is not None:
                     out[paper_id] = query
         return out
+
+    def explainer(self, day: DayIndex) -> Explainer:
+        """The reasons of ``day``'s papers, shared by every batch ranked against it (readers
+        of one pass share topics); the last few days' are kept."""
+        found = self._explainers.get(id(day))
+        if found is None or found[0] is not day:
+            if len(self._explainers) >= EXPLAINERS_KEPT:
+                self._explainers.clear()
+            found = self._explainers[id(day)] = (day, Explainer(day))
+        return found[1]
 
     def liked(self, day: DayIndex, subscribers: Sequence[Interests]) -> dict[str, LikedQuery]:
         """The query of every paper the batch liked (those the store knows)."""
@@ -244,6 +265,7 @@ class LexicalRanker:
             threshold=self.threshold,
         )
         batch = RankedBatch(day, subscribers, ranked, liked)
+        batch.explainer = self.explainer(day)
         if table is not None and closeness is not None and positions is not None:
             batch.learned_reasons = LearnedReasons(
                 table, closeness, positions, minimum=self.feedback.like_start

@@ -4,18 +4,21 @@ Recomputes, for one subscriber and one paper, the same per-topic evidence the ve
 scorer gated on, and turns it into short human strings for the email and the feed: a topic
 is named only when it gave evidence (a quoted phrase whose words stand apart gave none), the
 topic that gave most first. Built only for the papers a subscriber actually gets, so it may
-loop in Python. Knows nothing of layout or escaping (the templates escape).
+loop in Python; ``Explainer`` does it for a whole ranked batch, computing what readers share
+(feature IDF, a topic's totals, a topic's reason for a paper) once. Knows nothing of layout
+or escaping (the templates escape).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from paperfeed.ranking.index import FOCUS_POWER, DayIndex
 from paperfeed.ranking.interests import Interests, Topic
-from paperfeed.ranking.query import LikedQuery, QueryFeature, topic_features
+from paperfeed.ranking.query import LikedQuery, QueryFeature, cached_topic_features
 from paperfeed.ranking.text import author_keys, feature_hashes, phrase_keys
 
 MAX_TOPIC_REASONS = 3
@@ -24,6 +27,9 @@ MAX_TOPIC_REASONS = 3
 TOPIC_REASON_MIN = 0.02
 # A liked paper is named as a reason only when the match is more than incidental.
 LIKE_MIN = 0.1
+# What an ``Explainer`` keeps at most: distinct topics, and (topic, paper) reasons.
+TOPICS_KEPT = 50_000
+REASONS_KEPT = 200_000
 
 
 def _idf(index: DayIndex, keys: Sequence[str]) -> list[float]:
@@ -33,12 +39,14 @@ def _idf(index: DayIndex, keys: Sequence[str]) -> list[float]:
     return [float(v) for v in index.stats.idf_table()[index.stats.buckets(hashes)]]
 
 
-def feature_match(
-    index: DayIndex, position: int, features: Sequence[QueryFeature]
+def _rarest(index: DayIndex) -> float:
+    n = max(index.stats.n_docs, 1)
+    return float(np.log1p((n - 1 + 0.5) / 1.5))
+
+
+def _match(
+    weights: Mapping[str, float], features: Sequence[QueryFeature], idf: Sequence[float]
 ) -> tuple[float, list[QueryFeature]]:
-    """A query row's normalised match with one paper, and the features that matched."""
-    weights = index.doc_weights[position]
-    idf = _idf(index, [f.key for f in features])
     total = sum(f.weight * w for f, w in zip(features, idf, strict=True))
     if total <= 0:
         return 0.0, []
@@ -52,29 +60,59 @@ def feature_match(
     return score / total, matched
 
 
-def topic_evidence_of(
+def feature_match(
     index: DayIndex, position: int, features: Sequence[QueryFeature]
 ) -> tuple[float, list[QueryFeature]]:
-    """One topic's evidence for one paper (as ``scoring.topic_evidence``), and what matched."""
-    weights = index.doc_weights[position]
-    idf = _idf(index, [f.key for f in features])
-    n = max(index.stats.n_docs, 1)
-    rarest = float(np.log1p((n - 1 + 0.5) / 1.5))
-    idf = [w if w > 0 else rarest for w in idf]
-    focus_total = sum(f.evidence * w for f, w in zip(features, idf, strict=True))
-    cover_total = sum(w for f, w in zip(features, idf, strict=True) if f.required)
-    if focus_total <= 0 or cover_total <= 0:
+    """A query row's normalised match with one paper, and the features that matched."""
+    return _match(index.doc_weights[position], features, _idf(index, [f.key for f in features]))
+
+
+@dataclass(frozen=True, slots=True)
+class TopicTerms:
+    """One topic's features with their evidence IDF and the totals a paper's evidence is a
+    share of: what explaining it costs once per topic, not once per paper."""
+
+    features: tuple[QueryFeature, ...]
+    idf: tuple[float, ...]
+    focus_total: float
+    cover_total: float
+
+
+def topic_terms(
+    features: Sequence[QueryFeature], idf: Sequence[float], rarest: float
+) -> TopicTerms:
+    """A topic's ``features`` with their IDF, a feature nobody has as rare as can be."""
+    evidence_idf = tuple(w if w > 0 else rarest for w in idf)
+    return TopicTerms(
+        tuple(features),
+        evidence_idf,
+        sum(f.evidence * w for f, w in zip(features, evidence_idf, strict=True)),
+        sum(w for f, w in zip(features, evidence_idf, strict=True) if f.required),
+    )
+
+
+def _evidence(weights: Mapping[str, float], terms: TopicTerms) -> tuple[float, list[QueryFeature]]:
+    if terms.focus_total <= 0 or terms.cover_total <= 0:
         return 0.0, []
     focus = covered = 0.0
     matched: list[QueryFeature] = []
-    for feature, w in zip(features, idf, strict=True):
+    for feature, w in zip(terms.features, terms.idf, strict=True):
         tf = weights.get(feature.key, 0.0)
         if tf <= 0:
             continue
         focus += feature.evidence * w * tf**FOCUS_POWER
         covered += w if feature.required else 0.0
         matched.append(feature)
-    return (focus / focus_total) * (covered / cover_total), matched
+    return (focus / terms.focus_total) * (covered / terms.cover_total), matched
+
+
+def topic_evidence_of(
+    index: DayIndex, position: int, features: Sequence[QueryFeature]
+) -> tuple[float, list[QueryFeature]]:
+    """One topic's evidence for one paper (as ``scoring.topic_evidence``), and what matched."""
+    idf = _idf(index, [f.key for f in features])
+    terms = topic_terms(features, idf, _rarest(index))
+    return _evidence(index.doc_weights[position], terms)
 
 
 def _shown(matched: Sequence[QueryFeature]) -> list[str]:
@@ -129,25 +167,106 @@ def explain(
     liked: Mapping[str, LikedQuery] | None = None,
 ) -> tuple[str, ...]:
     """Reasons, strongest first: matched topics (with their words), followed authors, likes."""
-    topic_reasons: list[tuple[float, str]] = []
-    for topic in interests.topics:
-        score, matched = topic_evidence_of(index, position, topic_features(topic))
-        if score <= 0:
-            continue
-        if _required_keys(topic) <= {f.key for f in matched}:
-            topic_reasons.append((score, topic.text))
-        else:
-            topic_reasons.append((score, f"{topic.text} ({', '.join(_shown(matched))})"))
-    topic_reasons.sort(key=lambda pair: -pair[0])
-    # The best topic always explains; others only when they matched more than in passing.
-    reasons = [
-        text
-        for rank, (score, text) in enumerate(topic_reasons[:MAX_TOPIC_REASONS])
-        if rank == 0 or score >= TOPIC_REASON_MIN
-    ]
-    reasons += _author_reasons(interests, index, position)
-    for paper_id in interests.likes:
-        query = (liked or {}).get(paper_id)
-        if query and query.scale * feature_match(index, position, query.features)[0] >= LIKE_MIN:
-            reasons.append(f"similar to {paper_id}, a paper you liked")
-    return tuple(reasons)
+    return Explainer(index).explain(interests, position, liked=liked)
+
+
+class Explainer:
+    """Reasons for many subscribers and papers of one day's index (``explain``, in bulk).
+
+    What reasons share is computed once and kept: each feature's IDF; each topic's papers
+    (those with any of its words: the others have no evidence, nothing to compute), features
+    and totals; each topic's reason for a paper, since readers share topics. A ranker keeps
+    one per day index for all its batches; what it keeps is capped.
+    """
+
+    def __init__(self, index: DayIndex) -> None:
+        self._index = index
+        self._rarest = _rarest(index)
+        self._idf: dict[str, float] = {}
+        self._papers: dict[Topic, frozenset[int]] = {}
+        self._terms: dict[Topic, TopicTerms] = {}
+        self._reasons: dict[tuple[Topic, int], tuple[float, str] | None] = {}
+
+    def idf(self, keys: Sequence[str]) -> list[float]:
+        """IDF of each key (as ``_idf``), looked up once per key."""
+        known = self._idf
+        missing = [k for k in dict.fromkeys(keys) if k not in known]
+        if missing:
+            known.update(zip(missing, _idf(self._index, missing), strict=True))
+        return [known[k] for k in keys]
+
+    def papers(self, topic: Topic) -> frozenset[int]:
+        """Positions of the papers with any of the topic's features."""
+        found = self._papers.get(topic)
+        if found is None:
+            if len(self._papers) >= TOPICS_KEPT:
+                self._papers.clear()
+            postings = self._index.postings
+            found = frozenset().union(
+                *(postings.get(f.key, ()) for f in cached_topic_features(topic))
+            )
+            self._papers[topic] = found
+        return found
+
+    def terms(self, topic: Topic) -> TopicTerms:
+        """The topic's features with their evidence IDF and totals."""
+        found = self._terms.get(topic)
+        if found is None:
+            if len(self._terms) >= TOPICS_KEPT:
+                self._terms.clear()
+            features = cached_topic_features(topic)
+            idf = self.idf([f.key for f in features])
+            found = self._terms[topic] = topic_terms(features, idf, self._rarest)
+        return found
+
+    def topic_reason(self, topic: Topic, position: int) -> tuple[float, str] | None:
+        """The topic's evidence for the paper and how it is named; None without evidence."""
+        if position not in self.papers(topic):
+            return None  # none of its words: no evidence
+        key = (topic, position)
+        if key in self._reasons:
+            return self._reasons[key]
+        score, matched = _evidence(self._index.doc_weights[position], self.terms(topic))
+        reason: tuple[float, str] | None = None
+        if score > 0:
+            if frozenset(_required_keys(topic)) <= {f.key for f in matched}:
+                reason = (score, topic.text)
+            else:
+                reason = (score, f"{topic.text} ({', '.join(_shown(matched))})")
+        if len(self._reasons) >= REASONS_KEPT:
+            self._reasons.clear()
+        self._reasons[key] = reason
+        return reason
+
+    def explain(
+        self,
+        interests: Interests,
+        position: int,
+        *,
+        liked: Mapping[str, LikedQuery] | None = None,
+    ) -> tuple[str, ...]:
+        """Reasons, strongest first: matched topics (with their words), followed authors,
+        likes; the same as ``explain``."""
+        topic_reasons = [
+            reason
+            for reason in (self.topic_reason(t, position) for t in interests.topics)
+            if reason is not None
+        ]
+        topic_reasons.sort(key=lambda pair: -pair[0])
+        # The best topic always explains; others only when they matched more than in passing.
+        reasons = [
+            text
+            for rank, (score, text) in enumerate(topic_reasons[:MAX_TOPIC_REASONS])
+            if rank == 0 or score >= TOPIC_REASON_MIN
+        ]
+        if interests.authors:
+            reasons += _author_reasons(interests, self._index, position)
+        for paper_id in interests.likes:
+            query = (liked or {}).get(paper_id)
+            if query is None:
+                continue
+            weights = self._index.doc_weights[position]
+            match = _match(weights, query.features, self.idf([f.key for f in query.features]))
+            if query.scale * match[0] >= LIKE_MIN:
+                reasons.append(f"similar to {paper_id}, a paper you liked")
+        return tuple(reasons)
