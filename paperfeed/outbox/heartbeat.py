@@ -27,6 +27,7 @@ from types import TracebackType
 
 import structlog
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from paperfeed.outbox.ledger import claim_holders, release_claims_of, renew_claims
 from paperfeed.store.db import database_error_reason, database_unavailable, session_scope
@@ -163,16 +164,26 @@ def dead_local_holders(names: Iterable[str], *, host: str, pid: int, first_pass:
 
 
 def free_dead_claims(engine: Engine, *, now: datetime) -> int:
-    """Put back in the queue the deliveries claimed by dead senders of this host."""
+    """Put back in the queue the deliveries claimed by dead senders of this host; returns how
+    many. A database that cannot be reached skips it (0): the lease frees them later anyway,
+    and the pass that asked meets the outage in its own queries."""
+    try:
+        with session_scope(engine) as session:
+            return free_dead_claims_in(session, now=now)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        log.warning("send.dead_claims_unchecked", error=database_error_reason(exc))
+        return 0
+
+
+def free_dead_claims_in(session: Session, *, now: datetime) -> int:
+    """``free_dead_claims`` in the caller's transaction."""
     first_pass = _first_pass.acquire(blocking=False)
-    with session_scope(engine) as session:
-        dead = dead_local_holders(
-            claim_holders(session),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            first_pass=first_pass,
-        )
-        freed = release_claims_of(session, dead, now=now)
+    dead = dead_local_holders(
+        claim_holders(session), host=socket.gethostname(), pid=os.getpid(), first_pass=first_pass
+    )
+    freed = release_claims_of(session, dead, now=now)
     if freed:
         log.warning("send.dead_claims_freed", senders=dead, deliveries=freed)
     return freed

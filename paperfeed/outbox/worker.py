@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.outbox import registry
 from paperfeed.outbox.channel import Channel
-from paperfeed.outbox.heartbeat import free_dead_claims
+from paperfeed.outbox.heartbeat import free_dead_claims_in
 from paperfeed.outbox.ledger import count_due
 from paperfeed.outbox.send_pass import Clock, Progress, send_due, subscriber_id_for
 from paperfeed.outbox.summary import SendSummary
@@ -51,17 +51,14 @@ def registered_channels(settings: Settings, kinds: Sequence[str] | None = None) 
 
 
 def _due(engine: Engine, settings: Settings, kind: str, clock: Clock, only: int | None) -> int:
-    # A dead sender's claims count as due at once: a restart whose predecessor died holding
-    # the last batch would otherwise see nothing due and wait out the lease.
-    free_dead_claims(engine, now=clock())
+    lease = timedelta(seconds=settings.send_lease_seconds)
     with session_scope(engine) as session:
-        return count_due(
-            session,
-            kind=kind,
-            now=clock(),
-            subscriber_id=only,
-            lease=timedelta(seconds=settings.send_lease_seconds),
-        )
+        due = count_due(session, kind=kind, now=clock(), subscriber_id=only, lease=lease)
+        # A restart whose predecessor died holding the last batch sees nothing else due: the
+        # dead sender's claims are freed and counted now, not after the lease.
+        if due == 0 and free_dead_claims_in(session, now=clock()):
+            due = count_due(session, kind=kind, now=clock(), subscriber_id=only, lease=lease)
+        return due
 
 
 def send_once(
