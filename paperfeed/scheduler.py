@@ -9,7 +9,6 @@ loses it (a PostgreSQL restart) pauses its jobs, and takes it again or stands by
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,7 +84,7 @@ class Jobs:
     def deliver(self) -> SendSummary:
         """Drain the outbox: claim, render, send, mark, batch after batch."""
         # send_due logs its own summary line.
-        return send(self.services, worker=f"scheduler-{os.getpid()}")
+        return send(self.services)
 
     def housekeeping(self) -> str:
         """Expire unconfirmed sign-ups, prune old crawl logs, refresh planner statistics."""

@@ -35,6 +35,9 @@ from tests.support.cycle_samples import (
     seed_subscribers,
     store_settled_days,
 )
+from tests.support.fake_hf import FakeHF
+from tests.support.hf_days import fixture_items, synthetic_days
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -156,3 +159,56 @@ def _kill_mid_batch(
         sink.on_message = None
         if first.poll() is None:
             kill_hard(first)
+
+
+def test_a_daemon_killed_mid_send_and_restarted_sends_everyone_within_a_minute(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """The daemon (``paperfeed run``): its first send pass after the restart, right after its
+    first crawl and compose, takes the dead daemon's batch at once (not after the lease and
+    the next send interval, a minute later)."""
+    now = datetime.now(UTC)
+    yesterday = now.date() - timedelta(days=1)
+    days = synthetic_days(fixture_items(), start=yesterday, count=1, per_day=15, weekends=True)
+    store_settled_days(engine, yesterday - timedelta(days=13), days=13)
+    seed_subscribers(
+        engine,
+        READERS,
+        joined=now - timedelta(days=30),
+        send_hour=(now - timedelta(minutes=30)).hour,
+    )
+    log = tmp_path / "daemon.log"
+    with FakeHF(days=days) as fake, running_sink() as sink:
+        env = process_env(
+            tmp_path / "var",
+            database_url=database_url,
+            hf_base_url=fake.url,
+            smtp_url=sink.url,
+            send_batch_size=str(BATCH),
+            recrawl_days="1",
+        )
+        daemon = ["run", "--port", str(free_port())]
+        # In its last batch: the restart has nothing else to send.
+        _kill_mid_batch(start(daemon, env, log), sink, KILL_LAST_AT)
+        assert delivery_statuses(engine) == {"sent": READERS - BATCH, "sending": BATCH}
+        restarted = time.monotonic()
+        second = start(["run", "--port", str(free_port())], env, log)
+        try:
+            wait_for(
+                lambda: (
+                    delivery_statuses(engine) == {"sent": READERS}
+                    and len(sink.recipients) == READERS
+                ),
+                WITHIN,
+                "every reader had their digest after the restart",
+            )
+            elapsed = time.monotonic() - restarted
+            second.send_signal(signal.SIGTERM)
+            code = second.wait(timeout=30)
+        finally:
+            if second.poll() is None:
+                kill_hard(second)
+    print(f"\nrestart to all delivered, daemon ({engine.dialect.name}): {elapsed:.1f} s")
+    assert code == 0, log.read_text(errors="replace")[-3000:]
+    assert len(sink.message_ids) == READERS
+    assert 0 < sum(n - 1 for n in sink.duplicates().values()) <= BATCH

@@ -195,8 +195,8 @@ def test_a_crash_between_send_and_mark_resends_at_most_the_batch_with_the_same_i
     assert len(in_flight) == batch  # accepted by the server, never marked sent
     assert len(server.handler.received) == batch
 
-    # Within the lease another worker leaves the in-flight batch alone...
-    soon = send(engine, settings, smtp(server), batch_size=batch, now=later(1))
+    # Within the lease (30 s) another worker leaves the in-flight batch alone...
+    soon = send(engine, settings, smtp(server), batch_size=batch, now=later(0.25))
     assert soon.sent == 12 - batch
     # ...and after it, sends it again.
     after = send(engine, settings, smtp(server), batch_size=batch, now=later(11))
