@@ -1,7 +1,8 @@
-"""Benchmark: one full daily cycle for 10,000 subscribers: crawl -> compose -> render + send.
+"""Benchmark: one full daily cycle for 10,000 and 100,000 subscribers: crawl -> compose -> send.
 
-Each database (SQLite, and PostgreSQL when one answers on 127.0.0.1:5432) runs in its own
-process, so its peak RSS is its own. The process seeds the subscribers straight into the store
+Each size on each database (SQLite, and PostgreSQL when one answers on 127.0.0.1:5432, a
+fresh database per run) runs in its own process, so its peak RSS is its own. The process
+seeds the subscribers straight into the store
 (3-6 topics each, drawn from the words of the ranking corpus' titles, five time zones, the
 send hour already passed), then times:
 
@@ -12,10 +13,11 @@ send hour already passed), then times:
 
 Baseline in the same run: compose one subscriber at a time (``compose_due(email=...)``, what
 a per-subscriber loop would do) on a sample, whose editions are then deleted; the send phase's
-row-by-row baseline is in cycle_send_bench.py. Every phase also reports its rate. JSON goes
-to bench/results/cycle.json.
+row-by-row baseline is in cycle_send_bench.py. Every phase also reports its rate, and a line
+per database says how each phase's cost per item grows from the smallest size to the largest
+(1.0x: linear). JSON goes to bench/results/cycle.json.
 
-    .venv/bin/python bench/cycle_bench.py [--subscribers 10000] [--naive 20]
+    .venv/bin/python bench/cycle_bench.py [--subscribers 10000,100000] [--naive 20]
         [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -223,9 +225,16 @@ def one_database(label: str, url: str, subscribers: int, naive: int, port: int) 
     return {"database": label, "seed_s": seed_s, "phases": phases}
 
 
+def sizes(text: str) -> list[int]:
+    """``10000,100000`` -> [10000, 100000]."""
+    return sorted({int(part) for part in text.replace("_", "").split(",") if part.strip()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument(
+        "--subscribers", type=sizes, default=[10_000, 100_000], help="sizes, comma-separated"
+    )
     parser.add_argument("--naive", type=int, default=20, help="sample for one-by-one compose")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
@@ -234,51 +243,73 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp, sink("smtp-sink") as port:
-        jobs = [("SQLite", f"sqlite:///{tmp}/cycle.db")]
-        made = postgres_database(args.postgres) if args.postgres else None
-        if made is not None:
-            jobs.append(("PostgreSQL", made[0]))
-        try:
-            for label, url in jobs:
-                with context.Pool(1) as process:
-                    runs.append(
-                        process.apply(
-                            one_database, (label, url, args.subscribers, args.naive, port)
-                        )
-                    )
-        finally:
-            if made is not None:
-                name = made[0].rsplit("/", 1)[1]
-                with made[1].connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                made[1].dispose()
+        for count in args.subscribers:
+            for label in ("SQLite", "PostgreSQL"):
+                made = None
+                if label == "SQLite":
+                    url = f"sqlite:///{tmp}/cycle-{count}.db"
+                else:
+                    made = postgres_database(args.postgres) if args.postgres else None
+                    if made is None:
+                        continue
+                    url = made[0]
+                try:
+                    with context.Pool(1) as process:
+                        run = process.apply(one_database, (label, url, count, args.naive, port))
+                    runs.append({**run, "subscribers": count})
+                finally:
+                    if made is not None:
+                        name = made[0].rsplit("/", 1)[1]
+                        with made[1].connect() as connection:
+                            connection.execute(
+                                text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                            )
+                        made[1].dispose()
+                    Path(f"{tmp}/cycle-{count}.db").unlink(missing_ok=True)
     report(args, runs)
 
 
 def report(args: Any, runs: list[dict[str, Any]]) -> None:
-    print(f"one daily cycle, {args.subscribers:,} subscribers; peak RSS is per database process")
-    header = f"{'database':10} {'phase':14} {'count':>7} {'unit':9} {'wall s':>7} {'per s':>8}"
+    counts = ", ".join(f"{n:,}" for n in args.subscribers)
+    print(f"one daily cycle, {counts} subscribers; peak RSS is per database process")
+    header = (
+        f"{'database':10} {'subscribers':>11} {'phase':14} {'count':>8} {'unit':9} "
+        f"{'wall s':>7} {'per s':>8}"
+    )
     print(f"{header} {'x naive':>8} {'peak RSS':>9}  note")
     table = []
-    for run in runs:
+    totals: dict[tuple[str, int], float] = {}
+    for run in sorted(runs, key=lambda r: (r["database"] != "SQLite", r["subscribers"])):
         phases = run["phases"]
         naive = phases["naive compose"]
         naive_rate = naive["count"] / naive["wall_s"]
         total = sum(p["wall_s"] for k, p in phases.items() if k != "naive compose")
+        totals[(run["database"], run["subscribers"])] = total
         for name, phase in phases.items():
             rate = phase["count"] / phase["wall_s"] if phase["wall_s"] else 0.0
             ratio = rate / naive_rate if name == "compose" else None
             rss = f"{phase['rss_mib']:.0f} MiB" if phase["rss_mib"] is not None else ""
             print(
-                f"{run['database']:10} {name:14} {phase['count']:>7,} {phase['unit']:9} "
-                f"{phase['wall_s']:>7.2f} {rate:>8,.0f} "
+                f"{run['database']:10} {run['subscribers']:>11,} {name:14} {phase['count']:>8,} "
+                f"{phase['unit']:9} {phase['wall_s']:>7.2f} {rate:>8,.0f} "
                 f"{f'{ratio:.1f}x' if ratio else '':>8} {rss:>9}  {phase['note']}"
             )
-            table.append({"database": run["database"], "phase": name, **phase, "per_s": rate})
+            table.append(
+                {
+                    "database": run["database"],
+                    "subscribers": run["subscribers"],
+                    "phase": name,
+                    **phase,
+                    "per_s": rate,
+                }
+            )
         print(
-            f"{run['database']:10} {'cycle total':14} {'':>7} {'':9} {total:>7.2f} "
-            f"(seeding {args.subscribers:,} subscribers took {run['seed_s']:.1f} s, not counted)"
+            f"{run['database']:10} {run['subscribers']:>11,} {'cycle total':14} {'':>8} {'':9} "
+            f"{total:>7.2f} (seeding took {run['seed_s']:.1f} s, not counted)"
         )
+    growth = growth_lines(table)
+    for line in growth:
+        print(line)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     write_results(
         RESULTS,
@@ -288,10 +319,40 @@ def report(args: Any, runs: list[dict[str, Any]]) -> None:
             "naive_sample": args.naive,
             "smtp_pool": POOL,
             "rows": table,
-            "seed_s": {r["database"]: r["seed_s"] for r in runs},
+            "cycle_total_s": [
+                {"database": db, "subscribers": n, "wall_s": s} for (db, n), s in totals.items()
+            ],
+            "growth": growth,
+            "seed_s": [
+                {"database": r["database"], "subscribers": r["subscribers"], "wall_s": r["seed_s"]}
+                for r in runs
+            ],
             "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
+
+
+def growth_lines(table: list[dict[str, Any]]) -> list[str]:
+    """Per database: each phase's cost per item at the largest size over the smallest's."""
+    lines = []
+    for database in dict.fromkeys(row["database"] for row in table):
+        rows = [r for r in table if r["database"] == database and r["phase"] != "naive compose"]
+        sizes_seen = sorted({r["subscribers"] for r in rows})
+        if len(sizes_seen) < 2:
+            continue
+        small, large = sizes_seen[0], sizes_seen[-1]
+        parts = []
+        for phase in dict.fromkeys(r["phase"] for r in rows):
+            a = next(r for r in rows if r["phase"] == phase and r["subscribers"] == small)
+            b = next(r for r in rows if r["phase"] == phase and r["subscribers"] == large)
+            if a["count"] and b["count"] and a["wall_s"] and b["wall_s"]:
+                per_item = (b["wall_s"] / b["count"]) / (a["wall_s"] / a["count"])
+                parts.append(f"{phase} {per_item:.2f}x")
+        lines.append(
+            f"{database}: cost per item at {large:,} over {small:,} subscribers "
+            f"(1.00x = linear): {', '.join(parts)}"
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ one reader; ``pick_papers`` asks it for one subscriber or interest text without 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+import gc
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -206,10 +208,42 @@ def compose_due(
     local_date: date | None = None,
 ) -> ComposeSummary:
     """Create every edition due at ``now`` (or, with ``local_date``, for that date)."""
+    with collector_paused():
+        return _compose_due(
+            engine, now=now, policy=policy, corpus=corpus, email=email, local_date=local_date
+        )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the duration (back on after, if it was on).
+
+    A pass builds millions of small objects (rows, reasons, cached topics) that live until it
+    ends and form no cycles; the collector kept re-scanning them, a quarter of the CPU of a
+    100,000-subscriber pass. Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compose_due(
+    engine: Engine,
+    *,
+    now: datetime,
+    policy: EditionPolicy,
+    corpus: CorpusCache,
+    email: str | None,
+    local_date: date | None,
+) -> ComposeSummary:
     summary = ComposeSummary()
     with session_scope(engine) as session:
-        prefer_indexes(session)
         readers = receiving_readers(session, email=email)
+        prefer_indexes(session)  # the subscribers were read whole; editions are looked up
         if local_date is None:
             candidates = find_due(readers, now=now, policy=policy)
             done = editions_on(session, [(d.subscriber.id or 0, d.local_date) for d in candidates])

@@ -14,12 +14,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from psycopg import sql as psycopg_sql
 from sqlalchemy import JSON, Float, Integer, Table, bindparam, func, insert, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -342,27 +344,55 @@ def bulk_insert(
     dialect = session.get_bind().dialect
     raw = session.connection().connection.driver_connection
     assert raw is not None
-    if dialect.name == "postgresql":
-        # psycopg adapts numbers, text and aware timestamps itself; JSON goes as its text.
-        json_columns = [i for i, n in enumerate(columns) if isinstance(table.c[n].type, JSON)]
-        copy = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-            psycopg_sql.Identifier(table.name),
-            psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, columns)),
-        )
-        with raw.cursor() as cursor, cursor.copy(copy) as out:
-            for row in rows:
-                if json_columns:
-                    values = list(row)
-                    for i in json_columns:
-                        values[i] = json.dumps(values[i])
-                    row = tuple(values)
-                out.write_row(row)
-        return
+    error = dialect.loaded_dbapi.Error
+    try:
+        if dialect.name == "postgresql":
+            _copy(raw, table, columns, rows)
+        else:
+            _executemany(raw, dialect, table, columns, rows)
+    except error as exc:
+        # As SQLAlchemy would raise it (IntegrityError, OperationalError, ...), so callers
+        # that tell a conflict from an outage see the same exceptions as before.
+        raise DBAPIError.instance(
+            f"bulk insert into {table.name}",
+            None,
+            exc,
+            error,
+            connection_invalidated=dialect.is_disconnect(exc, raw, None),
+            dialect=dialect,
+        ) from exc
+
+
+def _copy(
+    raw: Any, table: Table, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+) -> None:
+    # psycopg adapts numbers, text and aware timestamps itself; JSON goes as its text.
+    json_columns = [i for i, n in enumerate(columns) if isinstance(table.c[n].type, JSON)]
+    copy = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name),
+        psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, columns)),
+    )
+    with raw.cursor() as cursor, cursor.copy(copy) as out:
+        for row in rows:
+            if json_columns:
+                values = list(row)
+                for i in json_columns:
+                    values[i] = json.dumps(values[i])
+                row = tuple(values)
+            out.write_row(row)
+
+
+def _executemany(
+    raw: Any,
+    dialect: Dialect,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
+) -> None:
     statement = insert(table).values({name: bindparam(name) for name in columns})
     compiled = statement.compile(dialect=dialect)
-    order = compiled.positiontup or []
-    if list(order) != list(columns):
-        raise AssertionError(f"unexpected parameter order {order} for {columns}")
+    if list(compiled.positiontup or []) != list(columns):
+        raise AssertionError(f"unexpected parameter order {compiled.positiontup} for {columns}")
     cursor = raw.cursor()
     try:
         cursor.executemany(str(compiled), _bound_rows(dialect, table, columns, rows))
