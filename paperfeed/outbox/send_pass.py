@@ -236,9 +236,12 @@ def _next_batch(
             )
     max_lateness = timedelta(hours=run.settings.max_lateness_hours)
     with session_scope(run.engine, write_lock=True) as session:
-        run.summary.expired += expire_stale(
-            session, now=now, max_lateness=max_lateness, kind=run.kind
-        )
+        if after_id == 0:
+            # Once a pass, not per batch: PostgreSQL whose statistics predate compose may
+            # read every pending row for it. A row going stale later is expired by _build.
+            run.summary.expired += expire_stale(
+                session, now=now, max_lateness=max_lateness, kind=run.kind
+            )
         return claim_batch(
             session,
             kind=run.kind,

@@ -1,19 +1,25 @@
 """The outbox ledger at scale: a claim takes the oldest claimable rows (pending and lapsed
 together) and reads about a batch of rows, not the whole outbox, also when the planner's
-statistics are the day before's (every delivery sent), as right after compose."""
+statistics are the day before's (every delivery sent), as right after compose; a pass
+expires the stale once, not per batch."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event, insert, text, update
+from sqlalchemy import Engine, event, insert, select, text, update
 
+from paperfeed.config import Settings
+from paperfeed.outbox.channel import Outcome, Parcel, Result
 from paperfeed.outbox.ledger import claim_batch, due_deliveries
+from paperfeed.outbox.send_pass import send_due
 from paperfeed.store.db import session_scope
+from paperfeed.store.deliveries import PaperRow
 from paperfeed.store.models import Delivery, DeliveryStatus, Edition, Subscriber
 
 T0 = datetime(2026, 9, 28, 7, 0, tzinfo=UTC)
@@ -165,3 +171,55 @@ def test_a_claim_reads_about_a_batch_however_many_deliveries_wait(engine: Engine
     assert later < 2 * few
     if engine.dialect.name == "postgresql":
         assert many <= 2 * BATCH + 10
+
+
+class _Accepts:
+    """An email channel that takes every parcel; the clock jumps once it has sent a batch."""
+
+    kind = "email"
+    paused_reason: str | None = None
+
+    def __init__(self, later: datetime) -> None:
+        self.now = T0 + timedelta(minutes=1)
+        self.later = later
+
+    async def deliver(
+        self, parcels: Sequence[Parcel], papers: Mapping[str, PaperRow]
+    ) -> list[Result]:
+        self.now = self.later
+        return [Result(Outcome.SENT, "250", reference=f"<{p.delivery_id}@x>") for p in parcels]
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_a_pass_expires_the_stale_once_and_what_goes_stale_midway_when_it_comes(
+    engine: Engine, settings: Settings
+) -> None:
+    _outbox(engine, 1, 7, status=DeliveryStatus.PENDING)
+    late = timedelta(hours=settings.max_lateness_hours)
+    _set(engine, [7], created_at=T0 - late - timedelta(hours=1))
+    channel = _Accepts(later=T0 + late + timedelta(hours=1))
+    expiries: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE") and "created_at <" in statement:
+            expiries.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        summary = asyncio.run(
+            send_due(
+                engine, settings, channel=channel, now=lambda: channel.now, worker="w", batch_size=2
+            )
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+    # One expiry statement for the whole pass (per batch, it may read every pending row).
+    assert len(expiries) == 1
+    assert (summary.sent, summary.expired) == (2, 5)
+    with session_scope(engine) as session:
+        rows = session.execute(select(Delivery.__table__.c.id, Delivery.__table__.c.status))  # type: ignore[attr-defined]
+        status = {int(i): str(s) for i, s in rows}
+    assert status == {1: "sent", 2: "sent", **{i: "expired" for i in range(3, 8)}}
