@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
+from functools import lru_cache
 
 from paperfeed.paper_view import one_line, shorten
 
@@ -36,10 +37,22 @@ def subject_line(
     list_name: str, day: date, top_title: str | None, *, more: int, trending_only: bool
 ) -> str:
     """``paperfeed · Tue 3 Jun: <top paper> (+4 more)``: the date and the top paper."""
-    head = f"{visible_text(list_name)} · {day:%a} {day.day} {day:%b}"
+    head = _subject_head(list_name, day)
     if top_title is None:
         return head
-    title = shorten(visible_text(top_title), MAX_SUBJECT_TITLE_CHARS)
+    title = _subject_title(top_title)
     lead = "Trending: " if trending_only else ""
     tail = f" (+{more} more)" if more > 0 else ""
     return f"{head}: {lead}{title}{tail}"
+
+
+# A sender writes thousands of subjects a day from one list name, one date and a few dozen
+# top papers: each is cleaned once (visible_text looks up every character's category).
+@lru_cache(maxsize=64)
+def _subject_head(list_name: str, day: date) -> str:
+    return f"{visible_text(list_name)} · {day:%a} {day.day} {day:%b}"
+
+
+@lru_cache(maxsize=4096)
+def _subject_title(top_title: str) -> str:
+    return shorten(visible_text(top_title), MAX_SUBJECT_TITLE_CHARS)
