@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from paperfeed.config import Settings
 from paperfeed.corpus import CorpusCache, to_document
@@ -265,19 +267,26 @@ def _compose_due(
     windows: dict[tuple[date, date], list[Due]] = {}
     for item in due:
         windows.setdefault(window_of(policy, item), []).append(item)
-    for (since, until), members in windows.items():
-        with session_scope(engine) as session:
-            listed = settled_papers(session, since=since, until=until)
-        day = Window(listed, ranker) if listed else None
-        for start in range(0, len(members), BATCH):
-            _compose_batch(
-                engine,
-                members[start : start + BATCH],
-                now=now,
-                policy=policy,
-                day=day,
-                summary=summary,
-            )
+    # PostgreSQL checks and indexes every row a batch writes in its own process: the next
+    # batch is ranked meanwhile, its write queued behind this one's (one writer, in order).
+    overlap = isinstance(engine, Engine) and engine.dialect.name == "postgresql"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-write") as writer:
+        writing: Future[int] | None = None
+        for (since, until), members in windows.items():
+            with session_scope(engine) as session:
+                listed = settled_papers(session, since=since, until=until)
+            day = Window(listed, ranker) if listed else None
+            for start in range(0, len(members), BATCH):
+                batch = members[start : start + BATCH]
+                if not overlap:
+                    _compose_batch(engine, batch, now=now, policy=policy, day=day, summary=summary)
+                    continue
+                plans = _plan_batch(engine, batch, now=now, policy=policy, day=day, summary=summary)
+                if writing is not None:
+                    summary.editions += writing.result()
+                writing = writer.submit(_write_plans, engine, plans, now)
+        if writing is not None:
+            summary.editions += writing.result()
     for name in summary.caught_up:
         log.info("compose.caught_up", subscriber=name)
     log.info("compose.done", summary=summary.line())
@@ -329,64 +338,108 @@ def _compose_batch(
     summary: ComposeSummary,
 ) -> None:
     ids = [d.subscriber.id or 0 for d in batch]
-    ranked: Ranking | None = None
-    if day is not None:
-        with session_scope(engine) as session:
-            prefer_indexes(session)
-            # What each reader rated: the learned part of their profile.
-            learned = feedback_of(session, ids)
-        # Ranked outside a transaction: the hybrid ranker stores vectors it had to compute,
-        # and on SQLite a write from another connection would leave this one's snapshot stale.
-        interests = [
-            with_feedback(parsed_interests(d.subscriber.interests), learned.get(ids[row]))
-            for row, d in enumerate(batch)
-        ]
-        ranked = day.ranker.rank(day.index, interests, top_k=len(day.listed))
+    ranked = _rank(engine, batch, ids, day)
     with session_scope(engine, write_lock=True) as session:
         prefer_indexes(session)
         # The ledger is read in the transaction that writes: a paper sent meanwhile by a
         # concurrent compose fails this transaction (unique ledger) instead of going twice.
         # On SQLite the write lock is taken first, or a web write committed between the
         # reads and the writes would fail the transaction at once.
-        previous = last_edition_at(session, ids)
-        already = sent_papers(session, ids, day.ids) if day is not None else {}
-        plans: list[PlannedEdition] = []
-        nothing = Selection((), (), deliver=False)
-        for row, item in enumerate(batch):
-            reader = item.subscriber
-            selection = nothing
-            eligible: Mapping[str, ListedPaper] = {}
-            if day is not None and ranked is not None:
-                eligible = day.eligible(
-                    local_date=item.local_date,
-                    lookback=lookback_days(policy, reader.frequency),
-                    previous=previous.get(ids[row]),
-                    sent=already.get(ids[row], ()),
-                )
-                if eligible:
-                    selection = select_papers(
-                        ranked,
-                        row,
-                        eligible=eligible,
-                        by_votes=day.by_votes,
-                        max_papers=reader.max_papers,
-                        policy=policy,
-                    )
-            if selection.deliver and not selection.matched:
-                summary.trending_only += 1
-            elif not selection.deliver:
-                summary.nothing += 1
-            plans.append(
-                PlannedEdition(ids[row], item.local_date, selection.papers, selection.deliver)
-            )
-            if eligible and now - item.send_at > timedelta(hours=1):
-                who = reader.email or reader.name  # a team has a name
-                summary.caught_up.append(f"{who} {item.local_date}")
+        plans = _choose(session, batch, ids, ranked, day, now=now, policy=policy, summary=summary)
         summary.editions += write_editions(session, plans, now=now)
-    for plan in plans:
-        if plan.deliver:
+
+
+def _plan_batch(
+    engine: Engine,
+    batch: Sequence[Due],
+    *,
+    now: datetime,
+    policy: EditionPolicy,
+    day: Window | None,
+    summary: ComposeSummary,
+) -> list[PlannedEdition]:
+    """A batch's editions chosen, not written (PostgreSQL: ``_write_plans`` writes them)."""
+    ids = [d.subscriber.id or 0 for d in batch]
+    ranked = _rank(engine, batch, ids, day)
+    # Read committed, as in the transaction that writes: a paper a concurrent compose sends
+    # after this read fails the write (unique ledger), never goes twice.
+    with session_scope(engine) as session:
+        prefer_indexes(session)
+        return _choose(session, batch, ids, ranked, day, now=now, policy=policy, summary=summary)
+
+
+def _write_plans(engine: Engine, plans: Sequence[PlannedEdition], now: datetime) -> int:
+    with session_scope(engine, write_lock=True) as session:
+        prefer_indexes(session)
+        return write_editions(session, plans, now=now)
+
+
+def _rank(
+    engine: Engine, batch: Sequence[Due], ids: Sequence[int], day: Window | None
+) -> Ranking | None:
+    if day is None:
+        return None
+    with session_scope(engine) as session:
+        prefer_indexes(session)
+        # What each reader rated: the learned part of their profile.
+        learned = feedback_of(session, ids)
+    # Ranked outside a transaction: the hybrid ranker stores vectors it had to compute, and
+    # on SQLite a write from another connection would leave this one's snapshot stale.
+    interests = [
+        with_feedback(parsed_interests(d.subscriber.interests), learned.get(ids[row]))
+        for row, d in enumerate(batch)
+    ]
+    return day.ranker.rank(day.index, interests, top_k=len(day.listed))
+
+
+def _choose(
+    session: Session,
+    batch: Sequence[Due],
+    ids: Sequence[int],
+    ranked: Ranking | None,
+    day: Window | None,
+    *,
+    now: datetime,
+    policy: EditionPolicy,
+    summary: ComposeSummary,
+) -> list[PlannedEdition]:
+    """Each reader's edition (``select_papers`` over what they may still get), counted."""
+    previous = last_edition_at(session, ids)
+    already = sent_papers(session, ids, day.ids) if day is not None else {}
+    plans: list[PlannedEdition] = []
+    nothing = Selection((), (), deliver=False)
+    for row, item in enumerate(batch):
+        reader = item.subscriber
+        selection = nothing
+        eligible: Mapping[str, ListedPaper] = {}
+        if day is not None and ranked is not None:
+            eligible = day.eligible(
+                local_date=item.local_date,
+                lookback=lookback_days(policy, reader.frequency),
+                previous=previous.get(ids[row]),
+                sent=already.get(ids[row], ()),
+            )
+            if eligible:
+                selection = select_papers(
+                    ranked,
+                    row,
+                    eligible=eligible,
+                    by_votes=day.by_votes,
+                    max_papers=reader.max_papers,
+                    policy=policy,
+                )
+        if selection.deliver and not selection.matched:
+            summary.trending_only += 1
+        elif not selection.deliver:
+            summary.nothing += 1
+        if selection.deliver:
             summary.deliveries += 1
-            summary.papers += len(plan.papers)
+            summary.papers += len(selection.papers)
+        plans.append(PlannedEdition(ids[row], item.local_date, selection.papers, selection.deliver))
+        if eligible and now - item.send_at > timedelta(hours=1):
+            who = reader.email or reader.name  # a team has a name
+            summary.caught_up.append(f"{who} {item.local_date}")
+    return plans
 
 
 def lookback_days(policy: EditionPolicy, frequency: str) -> int:
