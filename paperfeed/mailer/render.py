@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from paperfeed.errors import TemplateError, UnknownPaper
@@ -324,6 +324,54 @@ def _text_pick(block: str, pick: Pick, rates: Mapping[str, tuple[str, str]]) -> 
     return block
 
 
+# The text part's single values, in the order of ``_render_text``'s list; lists follow them.
+_TEXT_SCALARS = (
+    "list_name",
+    "list_address",
+    "date_label",
+    "view_url",
+    "greeting_name",
+    "total",
+    "archive_url",
+    "email",
+    "preferences_url",
+    "feed_url",
+    "unsubscribe_url",
+)
+_MARK = "\x00"
+
+
+@lru_cache(maxsize=2048)
+def _text_frame(
+    view: bool, picks: int, trending: int, cut: bool, interests: int
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """digest.txt.j2 rendered once per shape of digest, its values left as numbered holes.
+
+    Which lines the template writes depends only on these counts and flags; every value is
+    printed as it is (no filters, no escaping). So each shape renders through Jinja once,
+    with markers for values, and a mail fills the holes: the literals, and between each two
+    the index of its value in ``_render_text``'s list. A mail's text is the same as
+    rendering it.
+    """
+    marks = iter(f"{_MARK}{n}{_MARK}" for n in range(1_000_000))
+    fields = {name: next(marks) for name in _TEXT_SCALARS}
+    if not view:
+        fields["view_url"] = ""
+    text = (
+        text_env()
+        .get_template("digest.txt.j2")
+        .render(
+            **fields,
+            picks=[next(marks) for _ in range(picks)],
+            trending=[next(marks) for _ in range(trending)],
+            cut=cut,
+            interests=[next(marks) for _ in range(interests)],
+        )
+    )
+    parts = text.split(_MARK)
+    return tuple(parts[::2]), tuple(int(n) for n in parts[1::2])
+
+
 def _render_text(
     compiled: CompiledDay,
     digest: SubscriberDigest,
@@ -336,25 +384,35 @@ def _render_text(
 ) -> str:
     r = digest.recipient
     name = one_line(r.name or "")
-    return (
-        text_env()
-        .get_template("digest.txt.j2")
-        .render(
-            list_name=compiled.day.list_name,
-            list_address=compiled.day.list_address,
-            date_label=compiled.date_label,
-            view_url=view_url,
-            greeting_name=f" {name}" if name else "",
-            picks=[_text_pick(compiled.text_blocks[p.paper_id], p, rates) for p in picks],
-            trending=[compiled.text_rows[pid] for pid in trending],
-            cut=len(picks) + len(trending) < total,
-            total=total,
-            archive_url=compiled.day.archive_url,
-            email=r.email,
-            # One entry per line the reader wrote (the footer keeps their lines).
-            interests=[line for line in map(one_line, r.interests.splitlines()) if line],
-            preferences_url=r.preferences_url,
-            feed_url=r.feed_url,
-            unsubscribe_url=r.unsubscribe_url,
-        )
+    # One entry per line the reader wrote (the footer keeps their lines).
+    interests = [line for line in map(one_line, r.interests.splitlines()) if line]
+    values = [
+        compiled.day.list_name,
+        compiled.day.list_address,
+        compiled.date_label,
+        view_url or "",
+        f" {name}" if name else "",
+        str(total),
+        compiled.day.archive_url,
+        r.email,
+        r.preferences_url,
+        r.feed_url,
+        r.unsubscribe_url,
+    ]
+    blocks, rows = compiled.text_blocks, compiled.text_rows
+    values.extend(_text_pick(blocks[p.paper_id], p, rates) for p in picks)
+    values.extend(rows[pid] for pid in trending)
+    values.extend(interests)
+    frame = _text_frame(
+        bool(view_url),
+        len(picks),
+        len(trending),
+        len(picks) + len(trending) < total,
+        len(interests),
     )
+    literals, holes = frame
+    out = [literals[0]]
+    for literal, hole in zip(literals[1:], holes, strict=True):
+        out.append(values[hole])
+        out.append(literal)
+    return "".join(out)
