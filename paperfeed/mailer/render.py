@@ -10,6 +10,7 @@ Knows nothing of the database, headers or SMTP.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -31,6 +32,8 @@ _SENTINEL = "\x00"
 _POSITIONS = 64
 _MORE = tuple(f"/{n}/more" for n in range(_POSITIONS))
 _LESS = tuple(f"/{n}/less" for n in range(_POSITIONS))
+# What slots.escape_value changes: markup characters (markupsafe) and non-ASCII (references).
+_ESCAPED = re.compile("[&<>\"'\u0080-\U0010ffff]")
 _PER_SUBSCRIBER = frozenset(
     {"PREVIEW", "GREETING_NAME", "INTRO", "EMAIL", "INTERESTS"}
     | {"PREFERENCES_URL", "FEED_URL", "UNSUBSCRIBE_URL"}
@@ -74,7 +77,7 @@ def escape_value(value: str) -> str:
     Addresses and URLs, most of a mail's values, are such: escaping each through markupsafe
     and back to ASCII was a tenth of a digest's CPU.
     """
-    if value.isascii() and not any(ch in value for ch in "&<>\"'"):
+    if _ESCAPED.search(value) is None:
         return value
     return _escape_any(value)
 
@@ -223,11 +226,10 @@ def render_digest(
         pid: rate_open + more + rate_mid + less + rate_close for pid, (more, less) in rates.items()
     }
     cards = [
-        compiled.cards[p.paper_id].fill(
-            {
-                "REASONS": _reasons_html(p.reasons) if p.reasons else "",
-                "RATE": rate_html.get(p.paper_id, ""),
-            }
+        _fill_card(
+            compiled.cards[p.paper_id],
+            _reasons_html(p.reasons) if p.reasons else "",
+            rate_html.get(p.paper_id, ""),
         )
         for p in picks
     ]
@@ -266,6 +268,15 @@ def render_digest(
     return RenderedMail(
         subject=subject, text=text, html=html, papers_shown=shown, papers_cut=total - shown
     )
+
+
+def _fill_card(card: Slotted, reasons: str, rate: str) -> str:
+    """``card.fill`` without a dict per card: ``_check_slots`` holds cards to these two."""
+    parts = card.parts
+    out = list(parts)
+    for i in range(1, len(parts), 2):
+        out[i] = reasons if parts[i] == "REASONS" else rate
+    return "".join(out)
 
 
 def _rating_urls(base: str | None, digest: SubscriberDigest) -> dict[str, tuple[str, str]]:

@@ -21,6 +21,9 @@ from paperfeed.mailer.render import escape_value
         "Zoë",
         "%%PF_EMAIL%%",
         "日本語 & <b>",
+        "tab\there \x7f \x00",
+        "\x80",
+        "\U0010ffff",
     ],
 )
 def test_escape_value_matches_slots(value: str) -> None:
