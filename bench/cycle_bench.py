@@ -9,7 +9,8 @@ send hour already passed), then times:
 * crawl: ``crawl_days`` over the last week of synthetic days from the fake Hugging Face
   server (tests/support/fake_hf.py, real HTTP on 127.0.0.1), every day saved and settled;
 * compose: ``compose_due`` with a fresh ``CorpusCache`` (ranks 1,000 subscribers per batch);
-* send: ``send_due`` with the SMTP transport (pool 8) into Postfix's ``smtp-sink``.
+* send: two sender processes side by side (`--send-workers`), each ``send_due`` with the
+  SMTP transport (pool 8), into Postfix's ``smtp-sink``, as two `paperfeed worker` run.
 
 Baseline in the same run: compose one subscriber at a time (``compose_due(email=...)``, what
 a per-subscriber loop would do) on a sample, whose editions are then deleted; the send phase's
@@ -17,14 +18,13 @@ row-by-row baseline is in cycle_send_bench.py. Every phase also reports its rate
 per database says how each phase's cost per item grows from the smallest size to the largest
 (1.0x: linear). JSON goes to bench/results/cycle.json.
 
-    .venv/bin/python bench/cycle_bench.py [--subscribers 10000,100000] [--naive 20]
+    .venv/bin/python bench/cycle_bench.py [--subscribers 10000,100000] [--naive 20] [--send-workers 2]
         [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing
 import random
@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_results import write_results  # noqa: E402
-from cycle_send_bench import postgres_database  # noqa: E402
+from cycle_send_bench import drain, postgres_database  # noqa: E402
 from send_bench import SMTP_SINK, sink  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
@@ -55,9 +55,6 @@ from paperfeed.crawler.pacing import Pacer  # noqa: E402
 from paperfeed.digest import EditionPolicy, compose_due  # noqa: E402
 from paperfeed.jobs.crawl import crawl_days  # noqa: E402
 from paperfeed.logs import configure_logging  # noqa: E402
-from paperfeed.mailer.email_channel import EmailChannel  # noqa: E402
-from paperfeed.mailer.smtp import SmtpConfig, SmtpTransport  # noqa: E402
-from paperfeed.outbox.send_pass import send_due  # noqa: E402
 from paperfeed.store import migrate  # noqa: E402
 from paperfeed.store.db import make_engine, session_scope  # noqa: E402
 from paperfeed.store.models import Subscriber  # noqa: E402
@@ -200,29 +197,26 @@ def one_database(label: str, url: str, subscribers: int, naive: int, port: int) 
             "rss_mib": None,
         }
 
-        async def send() -> Any:
-            transport = SmtpTransport(
-                SmtpConfig("127.0.0.1", port, start_tls=False), pool_size=POOL
-            )
-            channel = EmailChannel(settings, transport, clock=lambda: now)
-            try:
-                return await send_due(
-                    engine, settings, channel=channel, now=lambda: now, worker="bench"
-                )
-            finally:
-                await channel.aclose()
-
-        started = time.perf_counter()
-        sent = asyncio.run(send())
-        phases["render + send"] = {
-            "wall_s": time.perf_counter() - started,
-            "count": sent.sent,
-            "unit": "messages",
-            "note": f"SMTP pool {POOL} to smtp-sink",
-            "rss_mib": peak_rss_mib(),
-        }
     engine.dispose()
-    return {"database": label, "seed_s": seed_s, "phases": phases}
+    return {"database": label, "seed_s": seed_s, "phases": phases, "now": now}
+
+
+def send_phase(url: str, port: int, workers: int, now: datetime) -> dict[str, Any]:
+    """Render + send with ``workers`` sender processes side by side, as `paperfeed worker`
+    runs them, each with its own SMTP pool; RSS is the largest worker's."""
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as var, context.Manager() as manager:
+        ready = manager.Barrier(workers)
+        jobs = [(url, port, POOL, f"w{w}", var, ready, now) for w in range(workers)]
+        with context.Pool(workers) as processes:
+            spans = processes.starmap(drain, jobs)
+    return {
+        "wall_s": max(s["ended"] for s in spans) - min(s["started"] for s in spans),
+        "count": sum(s["sent"] for s in spans),
+        "unit": "messages",
+        "note": f"{workers} worker processes, SMTP pool {POOL} each, to smtp-sink",
+        "rss_mib": max(s["rss_mib"] for s in spans),
+    }
 
 
 def sizes(text: str) -> list[int]:
@@ -236,6 +230,7 @@ def main() -> None:
         "--subscribers", type=sizes, default=[10_000, 100_000], help="sizes, comma-separated"
     )
     parser.add_argument("--naive", type=int, default=20, help="sample for one-by-one compose")
+    parser.add_argument("--send-workers", type=int, default=2, help="sender processes")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     if not Path(SMTP_SINK).exists():
@@ -256,6 +251,10 @@ def main() -> None:
                 try:
                     with context.Pool(1) as process:
                         run = process.apply(one_database, (label, url, count, args.naive, port))
+                    # Senders are processes of their own (a pool's process cannot start any).
+                    run["phases"]["render + send"] = send_phase(
+                        url, port, args.send_workers, run.pop("now")
+                    )
                     runs.append({**run, "subscribers": count})
                 finally:
                     if made is not None:

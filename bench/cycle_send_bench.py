@@ -38,6 +38,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
 import smtplib
 import sys
 import tempfile
@@ -248,10 +249,16 @@ def settings_for(url: str, var_dir: Path) -> Settings:
 
 
 def drain(
-    url: str, port: int | None, pool: int, worker: str, var_dir: str, ready: Any = None
+    url: str,
+    port: int | None,
+    pool: int,
+    worker: str,
+    var_dir: str,
+    ready: Any = None,
+    now: datetime = NOW,
 ) -> dict[str, Any]:
-    """One sender process: send_due until the outbox is empty; its span, count, CPU time and
-    how long its first and last tenth of deliveries took."""
+    """One sender process: send_due until the outbox is empty; its span, count, CPU time,
+    peak RSS and how long its first and last tenth of deliveries took."""
     configure_logging("WARNING")
     engine = make_engine(url)
     settings = settings_for(url, Path(var_dir))
@@ -261,7 +268,7 @@ def drain(
         else InstantTransport()
     )
 
-    channel = EmailChannel(settings, transport, clock=lambda: NOW)
+    channel = EmailChannel(settings, transport, clock=lambda: now)
     marks: list[tuple[float, int]] = []
 
     def progress(summary: SendSummary, _total: int) -> None:
@@ -270,7 +277,7 @@ def drain(
     async def run() -> SendSummary:
         try:
             return await send_due(
-                engine, settings, channel=channel, now=lambda: NOW, worker=worker, progress=progress
+                engine, settings, channel=channel, now=lambda: now, worker=worker, progress=progress
             )
         finally:
             await channel.aclose()
@@ -288,6 +295,7 @@ def drain(
         "ended": ended,
         "sent": summary.sent,
         "cpu_s": cpu,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "first": tenth(marks, first=True),
         "last": tenth(marks, first=False),
     }
