@@ -18,8 +18,8 @@ row-by-row baseline is in cycle_send_bench.py. Every phase also reports its rate
 per database says how each phase's cost per item grows from the smallest size to the largest
 (1.0x: linear). JSON goes to bench/results/cycle.json.
 
-    .venv/bin/python bench/cycle_bench.py [--subscribers 10000,100000] [--naive 20] [--send-workers 2]
-        [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/cycle_bench.py [--subscribers 10000,100000] [--naive 20]
+        [--send-workers 2] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
