@@ -24,18 +24,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from paperfeed.store.models import (
     Delivery,
-    DeliveryStatus,
     MailEvent,
     MailEventKind,
     Subscriber,
     SubscriberStatus,
 )
+from paperfeed.store.preferences import cancel_pending
+from paperfeed.store.subscribers import unsubscribe
 
 _DELIVERY_MESSAGE_ID = re.compile(r"<?paperfeed\.(?:[a-z0-9]+\.)?delivery\.(\d{1,18})@[^>\s]+>?")
 _DETAIL_CHARS = 2000
@@ -127,17 +128,6 @@ def _soft_days(session: Session, subscriber_id: int, since: datetime) -> int:
     return len({day.date() for day in days})
 
 
-def _cancel_pending(session: Session, subscriber_id: int, reason: str, now: datetime) -> None:
-    session.execute(
-        update(Delivery)
-        .where(
-            col(Delivery.subscriber_id) == subscriber_id,
-            col(Delivery.status) == DeliveryStatus.PENDING,
-        )
-        .values(status=DeliveryStatus.CANCELLED, last_error=reason, updated_at=now)
-    )
-
-
 def _receiving(subscriber: Subscriber) -> bool:
     return subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
 
@@ -206,11 +196,8 @@ def _change_state(
     if not _receiving(subscriber):
         return
     if event.kind == MailEventKind.COMPLAINT:
-        subscriber.status = SubscriberStatus.UNSUBSCRIBED
-        subscriber.unsubscribed_at = now
-        subscriber.updated_at = now
-        session.add(subscriber)
-        _cancel_pending(session, subscriber_id, "complaint", now)
+        unsubscribe(session, subscriber, now=now)
+        cancel_pending(session, subscriber_id, reason="complaint", now=now)
         applied.unsubscribed.append(subscriber_id)
         return
     if not _still_their_address(subscriber, event):
@@ -222,7 +209,7 @@ def _change_state(
     subscriber.status = SubscriberStatus.BOUNCED
     subscriber.updated_at = now
     session.add(subscriber)
-    _cancel_pending(session, subscriber_id, "bounced", now)
+    cancel_pending(session, subscriber_id, reason="bounced", now=now)
     applied.bounced.append(subscriber_id)
 
 

@@ -37,13 +37,19 @@ def unsubscribe_now(session: Session, subscriber: Subscriber, *, now: datetime) 
     """Unsubscribe and expire their mail not yet handed over; returns deliveries cancelled."""
     unsubscribe(session, subscriber, now=now)
     # Editions composed before the click must not go out on the next send run.
+    assert subscriber.id is not None
+    return cancel_pending(session, subscriber.id, reason="unsubscribed", now=now)
+
+
+def cancel_pending(session: Session, subscriber_id: int, *, reason: str, now: datetime) -> int:
+    """Cancel the subscriber's deliveries not yet claimed, on every channel; returns how many."""
     result = session.execute(
         update(Delivery)
         .where(
-            col(Delivery.subscriber_id) == subscriber.id,
+            col(Delivery.subscriber_id) == subscriber_id,
             col(Delivery.status) == DeliveryStatus.PENDING,
         )
-        .values(status=DeliveryStatus.CANCELLED, last_error="unsubscribed", updated_at=now)
+        .values(status=DeliveryStatus.CANCELLED, last_error=reason, updated_at=now)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
