@@ -43,8 +43,9 @@ def default_threshold(ranker: str) -> float:
     return HybridSettings().threshold
 
 
-def evaluate(run: Path, days: Path = DAYS) -> dict[str, float]:
-    """evaluate_digests.py's dev row for a run file."""
+def evaluate(run: Path, days: Path = DAYS, *, from_day: int | None = None) -> dict[str, float]:
+    """evaluate_digests.py's dev row for a run file (scored from ``from_day`` if given)."""
+    later = [] if from_day is None else ["--from-day", str(from_day)]
     out = subprocess.run(
         [
             sys.executable,
@@ -57,6 +58,7 @@ def evaluate(run: Path, days: Path = DAYS) -> dict[str, float]:
             str(SPLIT),
             "--run",
             str(run),
+            *later,
         ],
         check=True,
         capture_output=True,

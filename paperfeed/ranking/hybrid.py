@@ -35,6 +35,7 @@ from paperfeed.ranking.ranker import (
     DEFAULT_TOP_K,
     LexicalRanker,
     RankedBatch,
+    Scoring,
     packed_likes,
     top_in_chunks,
 )
@@ -174,6 +175,36 @@ class HybridRanker:
         self, day: HybridDay, subscribers: Sequence[Interests], *, top_k: int = DEFAULT_TOP_K
     ) -> HybridBatch:
         """Per subscriber, up to ``top_k`` papers whose fused evidence reaches the threshold."""
+        scoring, topics, by_meaning = self._scoring(day, subscribers)
+        ranked = top_in_chunks(
+            len(subscribers),
+            self.lexical.chunk_size,
+            scoring.score,
+            top_k=min(top_k, day.n_docs),
+            threshold=self.threshold,
+        )
+        batch = HybridBatch(
+            day,
+            subscribers,
+            ranked,
+            scoring.liked,
+            topics=topics,
+            semantic_threshold=self.settings.semantic_threshold,
+            excluded_by_meaning=by_meaning,
+        )
+        batch.explainer = self.lexical.explainer(day.lexical)
+        batch.learned_reasons = scoring.learned_reasons
+        return batch
+
+    def scores(self, day: HybridDay, subscribers: Sequence[Interests]) -> SubscriberScores:
+        """Every paper's fused score and evidence for every subscriber, before the threshold
+        (what ``rank`` keeps the top of; for analysis such as ``bench/feedback_ceiling.py``)."""
+        scoring, _, _ = self._scoring(day, subscribers)
+        return scoring.score(slice(0, len(subscribers)))
+
+    def _scoring(
+        self, day: HybridDay, subscribers: Sequence[Interests]
+    ) -> tuple[Scoring, TopicTable, npt.NDArray[np.bool_]]:
         liked = self.lexical.liked(day.lexical, subscribers)
         like_rows = packed_likes(liked)
         topics = self.topic_table(subscribers)
@@ -182,11 +213,25 @@ class HybridRanker:
         by_meaning = excluded_by_meaning(
             self.exclusion_table(subscribers), day.vectors, cosine=knobs.exclusion_cosine
         )
+
+        def fused(chunk: slice) -> SubscriberScores:
+            lexical = score_subscribers(day.lexical, subscribers[chunk], like_rows=like_rows)
+            semantic = semantic_scores(weights, topics, chunk)
+            return fuse(
+                lexical,
+                semantic,
+                threshold=self.threshold,
+                semantic_threshold=knobs.semantic_threshold,
+                weights=(knobs.lexical_weight, knobs.semantic_weight),
+                rrf_k=knobs.rrf_k,
+                excluded=by_meaning[chunk],
+            )
+
         table = rated_table(subscribers)
-        closeness = positions = None
-        if table is not None:
-            closeness = semantic_closeness(self.vectors.paper_vectors(table.docs), day.vectors)
-            positions = rated_positions(day.lexical, table)
+        if table is None:
+            return Scoring(fused, liked), topics, by_meaning
+        closeness = semantic_closeness(self.vectors.paper_vectors(table.docs), day.vectors)
+        positions = rated_positions(day.lexical, table)
 
         def rank_bonus(preference: FloatArray) -> FloatArray:
             # Nearer a liked paper than a disliked one is a third ranking, fused as the other
@@ -196,21 +241,8 @@ class HybridRanker:
             return weight * reciprocal_ranks(preference, knobs.rrf_k)
 
         def score(chunk: slice) -> SubscriberScores:
-            lexical = score_subscribers(day.lexical, subscribers[chunk], like_rows=like_rows)
-            semantic = semantic_scores(weights, topics, chunk)
-            fused = fuse(
-                lexical,
-                semantic,
-                threshold=self.threshold,
-                semantic_threshold=knobs.semantic_threshold,
-                weights=(knobs.lexical_weight, knobs.semantic_weight),
-                rrf_k=knobs.rrf_k,
-                excluded=by_meaning[chunk],
-            )
-            if table is None or closeness is None or positions is None:
-                return fused
             return feedback_scores(
-                fused,
+                fused(chunk),
                 table,
                 closeness,
                 chunk,
@@ -219,25 +251,5 @@ class HybridRanker:
                 rank_bonus=rank_bonus,
             )
 
-        ranked = top_in_chunks(
-            len(subscribers),
-            self.lexical.chunk_size,
-            score,
-            top_k=min(top_k, day.n_docs),
-            threshold=self.threshold,
-        )
-        batch = HybridBatch(
-            day,
-            subscribers,
-            ranked,
-            liked,
-            topics=topics,
-            semantic_threshold=knobs.semantic_threshold,
-            excluded_by_meaning=by_meaning,
-        )
-        batch.explainer = self.lexical.explainer(day.lexical)
-        if table is not None and closeness is not None and positions is not None:
-            batch.learned_reasons = LearnedReasons(
-                table, closeness, positions, minimum=knobs.feedback.like_start
-            )
-        return batch
+        reasons = LearnedReasons(table, closeness, positions, minimum=knobs.feedback.like_start)
+        return Scoring(score, liked, reasons), topics, by_meaning

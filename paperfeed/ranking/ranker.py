@@ -241,36 +241,54 @@ class LexicalRanker:
         self, day: DayIndex, subscribers: Sequence[Interests], *, top_k: int = DEFAULT_TOP_K
     ) -> RankedBatch:
         """Per subscriber, up to ``top_k`` papers scoring at least the threshold, best first."""
+        scoring = self._scoring(day, subscribers)
+        ranked = top_in_chunks(
+            len(subscribers),
+            self.chunk_size,
+            scoring.score,
+            top_k=min(top_k, day.n_docs),
+            threshold=self.threshold,
+        )
+        batch = RankedBatch(day, subscribers, ranked, scoring.liked)
+        batch.explainer = self.explainer(day)
+        batch.learned_reasons = scoring.learned_reasons
+        return batch
+
+    def scores(self, day: DayIndex, subscribers: Sequence[Interests]) -> SubscriberScores:
+        """Every paper's score and evidence for every subscriber, before the threshold (what
+        ``rank`` keeps the top of; for analysis such as ``bench/feedback_ceiling.py``)."""
+        return self._scoring(day, subscribers).score(slice(0, len(subscribers)))
+
+    def _scoring(self, day: DayIndex, subscribers: Sequence[Interests]) -> Scoring:
         liked = self.liked(day, subscribers)
         like_rows = packed_likes(liked)
         table = rated_table(subscribers)
-        closeness = positions = None
-        if table is not None:
-            closeness = lexical_closeness(day, table.docs, self._rated_queries)
-            positions = rated_positions(day, table)
+        if table is None:
+            return Scoring(
+                lambda chunk: score_subscribers(day, subscribers[chunk], like_rows=like_rows),
+                liked,
+            )
+        closeness = lexical_closeness(day, table.docs, self._rated_queries)
+        positions = rated_positions(day, table)
 
         def score(chunk: slice) -> SubscriberScores:
             scores = score_subscribers(day, subscribers[chunk], like_rows=like_rows)
-            if table is None or closeness is None or positions is None:
-                return scores
             return feedback_scores(
                 scores, table, closeness, chunk, self.feedback, positions=positions
             )
 
-        ranked = top_in_chunks(
-            len(subscribers),
-            self.chunk_size,
-            score,
-            top_k=min(top_k, day.n_docs),
-            threshold=self.threshold,
-        )
-        batch = RankedBatch(day, subscribers, ranked, liked)
-        batch.explainer = self.explainer(day)
-        if table is not None and closeness is not None and positions is not None:
-            batch.learned_reasons = LearnedReasons(
-                table, closeness, positions, minimum=self.feedback.like_start
-            )
-        return batch
+        reasons = LearnedReasons(table, closeness, positions, minimum=self.feedback.like_start)
+        return Scoring(score, liked, reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """How a ranker scores one batch: chunk by chunk (``score``), with what ``rank`` also
+    hands its batch (the liked papers' queries, the reasons ratings give)."""
+
+    score: Callable[[slice], SubscriberScores]
+    liked: dict[str, LikedQuery]
+    learned_reasons: LearnedReasons | None = None
 
 
 def packed_likes(liked: Mapping[str, LikedQuery]) -> dict[str, PackedRows]:

@@ -185,3 +185,26 @@ def test_each_reader_in_a_batch_gets_their_own_ratings(make: object) -> None:
     reasons = {p.paper_id: p.reasons for p in ranked.select(2)}
     assert f"because you liked: {LIKED.title}" in reasons["new-c"]
     assert not any("because you liked" in r for p in ranked.select(1) for r in p.reasons)
+
+
+@pytest.mark.parametrize("make", RANKERS)
+@pytest.mark.parametrize(
+    "feedback",
+    [None, Feedback(liked=(LIKED,), disliked=(DISLIKED,))],
+    ids=["written", "rated"],
+)
+def test_scores_are_what_rank_keeps_the_top_of(make: object, feedback: Feedback | None) -> None:
+    # ``scores`` (bench/feedback_ceiling.py reads it) is the same scoring ``rank`` thresholds.
+    ranker = make()  # type: ignore[operator]
+    interests = with_feedback(WRITTEN, feedback)
+    day = (*TODAY, *MORE_TRAFFIC[:2], *FILLER)
+    index = ranker.index_day(day)
+    scores = ranker.scores(index, [interests])
+    kept = [
+        (float(scores.score[0, i]), day[i].paper_id)
+        for i in range(len(day))
+        if scores.evidence[0, i] >= ranker.threshold and scores.score[0, i] > 0
+    ]
+    expected = [paper_id for _, paper_id in sorted(kept, key=lambda k: -k[0])]
+    assert expected, "nothing passes the threshold: the test would prove nothing"
+    assert _picks(ranker, interests, day) == expected
