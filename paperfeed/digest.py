@@ -13,6 +13,7 @@ one reader; ``pick_papers`` asks it for one subscriber or interest text without 
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -233,6 +234,30 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+# How long a thread may hold the GIL while another waits for it, during an overlapped pass.
+SWITCH_INTERVAL_S = 0.0005
+
+
+@contextmanager
+def quick_thread_switches(enabled: bool) -> Iterator[None]:
+    """Python's thread switch interval at ``SWITCH_INTERVAL_S`` for the duration (if enabled).
+
+    The writer thread streams COPY data faster than the server takes it, so it blocks on the
+    socket hundreds of times a batch, and each time it wakes it waits for the GIL, which the
+    ranking thread keeps for the default 5 ms. The writer is the pass's critical path: at
+    100,000 subscribers, 0.5 ms took 5-7 s (8-10%) off the pass on the 2-core machine.
+    """
+    if not enabled:
+        yield
+        return
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, SWITCH_INTERVAL_S))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def _compose_due(
     engine: Engine,
     *,
@@ -270,7 +295,10 @@ def _compose_due(
     # PostgreSQL checks and indexes every row a batch writes in its own process: the next
     # batch is ranked meanwhile, its write queued behind this one's (one writer, in order).
     overlap = isinstance(engine, Engine) and engine.dialect.name == "postgresql"
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-write") as writer:
+    with (
+        quick_thread_switches(overlap),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-write") as writer,
+    ):
         writing: Future[int] | None = None
         for (since, until), members in windows.items():
             with session_scope(engine) as session:
