@@ -20,6 +20,7 @@ per database says how each phase's cost per item grows from the smallest size to
 
     .venv/bin/python bench/cycle_bench.py [--subscribers 10000,100000] [--naive 20]
         [--send-workers 2] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+        [--databases sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -219,6 +220,18 @@ def send_phase(url: str, port: int, workers: int, now: datetime) -> dict[str, An
     }
 
 
+DATABASES = ("SQLite", "PostgreSQL")
+
+
+def databases(text: str) -> list[str]:
+    """``postgresql`` -> ["PostgreSQL"]; in the order of ``DATABASES``."""
+    asked = {part.strip().lower() for part in text.split(",") if part.strip()}
+    unknown = asked - {d.lower() for d in DATABASES}
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown database(s): {', '.join(sorted(unknown))}")
+    return [d for d in DATABASES if d.lower() in asked]
+
+
 def sizes(text: str) -> list[int]:
     """``10000,100000`` -> [10000, 100000]."""
     return sorted({int(part) for part in text.replace("_", "").split(",") if part.strip()})
@@ -232,6 +245,12 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=20, help="sample for one-by-one compose")
     parser.add_argument("--send-workers", type=int, default=2, help="sender processes")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--databases",
+        type=databases,
+        default=list(DATABASES),
+        help="which of SQLite,PostgreSQL to run (comma-separated, any case)",
+    )
     args = parser.parse_args()
     if not Path(SMTP_SINK).exists():
         sys.exit("smtp-sink missing: apt-get install -y postfix (or run make bench as root)")
@@ -239,7 +258,7 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp, sink("smtp-sink") as port:
         for count in args.subscribers:
-            for label in ("SQLite", "PostgreSQL"):
+            for label in args.databases:
                 made = None
                 if label == "SQLite":
                     url = f"sqlite:///{tmp}/cycle-{count}.db"
