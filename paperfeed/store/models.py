@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    ForeignKeyConstraint,
     Index,
     LargeBinary,
     String,
@@ -211,10 +212,13 @@ class Edition(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("subscriber_id", "local_date", name="uq_edition_subscriber_date"),
+        # What the ledger's key to its edition points at (``SentPaper``); it also serves
+        # every lookup by subscriber, as the date key does.
+        Index("uq_edition_subscriber_id", "subscriber_id", "id", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    subscriber_id: int = Field(foreign_key="subscriber.id", ondelete="CASCADE")
     local_date: date
     created_at: datetime = _ts()
 
@@ -236,9 +240,23 @@ class EditionPaper(SQLModel, table=True):
 class SentPaper(SQLModel, table=True):
     """The never-twice ledger: a (subscriber, paper) pair exists at most once, ever."""
 
-    subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True, ondelete="CASCADE")
+    __table_args__ = (
+        # One key to the edition that sent the paper, by (subscriber, edition): a row's
+        # subscriber is its edition's (and through it a real subscriber's), and the cascade
+        # when an edition goes finds its rows through the primary key. A key on edition_id
+        # alone would scan the whole ledger for every edition a deleted reader had
+        # (migration 0009), and two keys cost compose two checks a row instead of one.
+        ForeignKeyConstraint(
+            ["subscriber_id", "edition_id"],
+            ["edition.subscriber_id", "edition.id"],
+            name="fk_sentpaper_edition",
+            ondelete="CASCADE",
+        ),
+    )
+
+    subscriber_id: int = Field(primary_key=True)
     paper_id: str = Field(foreign_key="paper.arxiv_id", primary_key=True, max_length=32)
-    edition_id: int = Field(foreign_key="edition.id", ondelete="CASCADE")
+    edition_id: int
     created_at: datetime = _ts()
 
 
