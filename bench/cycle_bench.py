@@ -134,7 +134,7 @@ def forget_editions(engine: Engine, emails: list[str]) -> None:
 def checkpoint(engine: Engine) -> None:
     """Flush the write-ahead log before a timed phase (untimed), as pgbench does before a
     run: otherwise a checkpoint the seeding or an earlier size started lands in this phase,
-    and with it the full-page writes that follow a checkpoint (runs moved by 25% with it)."""
+    and with it the full-page writes that follow a checkpoint."""
     statement = (
         "PRAGMA wal_checkpoint(TRUNCATE)" if engine.dialect.name == "sqlite" else "CHECKPOINT"
     )
