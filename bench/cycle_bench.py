@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_results import write_results  # noqa: E402
-from cycle_send_bench import drain, postgres_database  # noqa: E402
+from cycle_send_bench import drain, drop_database, postgres_database  # noqa: E402
 from send_bench import SMTP_SINK, sink  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
@@ -292,12 +292,7 @@ def main() -> None:
                     runs.append({**run, "subscribers": count})
                 finally:
                     if made is not None:
-                        name = made[0].rsplit("/", 1)[1]
-                        with made[1].connect() as connection:
-                            connection.execute(
-                                text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                            )
-                        made[1].dispose()
+                        drop_database(*made)
                     Path(f"{tmp}/cycle-{count}.db").unlink(missing_ok=True)
     report(args, runs)
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_results import write_results
 from cycle_bench import databases
-from cycle_send_bench import postgres_database
+from cycle_send_bench import drop_database, postgres_database
 
 from paperfeed.store import migrate
 from paperfeed.store.db import make_engine
@@ -158,9 +158,7 @@ def main() -> None:
         try:
             rows.append(one_database(label, url, args))
         finally:
-            with admin.connect() as db:
-                db.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"'))
-            admin.dispose()
+            drop_database(url, admin)
     print(
         f"deleting one reader (median of {DELETED}) beside the ledger; "
         "baseline: the same database at migration 0008"

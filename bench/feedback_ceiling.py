@@ -43,7 +43,7 @@ from scipy.optimize import minimize
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from digest_curve import evaluate
+from digest_curve import default_threshold, evaluate
 from digest_run import Day, make_ranker, memory_vectors, read_days, read_judgments
 from ranking_run import interest_text, read_jsonl, to_document
 
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     relevant = read_judgments(QRELS)
     vectors = memory_vectors(args.vectors)
     scored = ranker_scores(args.ranker, days, profiles, vectors)
-    threshold = make_ranker(args.ranker, TermStats(), {}, threshold=None, vectors=vectors).threshold
+    threshold = default_threshold(args.ranker)
 
     # Features of every paper, day by day (rows in the days' order).
     papers = [d for day in days for d in day.papers]
